@@ -1,0 +1,107 @@
+"""End-to-end quality and time of ZSSR on the reference images, at one or more precisions.
+
+    python benchmarks/quality.py --suite examples            # bsd_001 and kernel_example (true vs bicubic kernel)
+    python benchmarks/quality.py --suite set5 --precision bf16 fp32
+
+Needs the benchmark images (``ZSSR_DATA_DIR``, default ``../shared/datasets``). Prints a table and writes JSON to
+``benchmarks/results/quality_<suite>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zssr.api import compose_config
+from zssr.imageio import load_image, save_image
+from zssr.pipeline import train
+from zssr.resize import imresize
+
+DATA = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+
+
+def bicubic_lr_pair(hr_path: Path, scale: int, workdir: Path) -> tuple[Path, Path]:
+    """The usual protocol: crop HR to a multiple of the scale, MATLAB-bicubic downscale, round to 8 bits."""
+    hr = load_image(hr_path)
+    h, w = hr.size
+    hr.rgb = hr.rgb[:, : h - h % scale, : w - w % scale]
+    lr = imresize(hr.rgb.double(), 1 / scale).float()
+    lr_path, gt_path = workdir / f"{hr.name}_x{scale}_lr.png", workdir / f"{hr.name}_x{scale}_gt.png"
+    save_image(lr_path, lr, hr)
+    save_image(gt_path, hr.rgb, hr)
+    return lr_path, gt_path
+
+
+def cases(suite: str, workdir: Path) -> list[tuple[str, list[str]]]:
+    ex = DATA / "zssr_test_data"
+    if suite == "examples":
+        gt97 = load_image(DATA / "bsd100/HR/97033.png")
+        gt_path = workdir / "97033_gt.png"
+        save_image(gt_path, gt97.rgb[:, :320, :480], gt97)
+        ker_in = ex / "kernel_example/BSD100_100_lr_rand_ker_c_X2.png"
+        return [
+            ("bsd_001", [f"input={ex / 'example_with_gt/bsd_001.png'}", f"gt={ex / 'example_with_gt/bsd_001_gt.png'}"]),
+            ("kernel_example/true_kernel", [f"input={ker_in}", f"gt={gt_path}", "experiment=given_kernel",
+                                            f"kernel={ex / 'kernel_example/BSD100_100_lr_rand_ker_c_X2_0.mat'}"]),
+            ("kernel_example/bicubic_kernel", [f"input={ker_in}", f"gt={gt_path}"]),
+        ]
+    if suite in ("set5", "set14", "bsd100"):
+        out = []
+        for hr_path in sorted((DATA / suite / "HR").glob("*.png")):
+            lr, gt = bicubic_lr_pair(hr_path, 2, workdir)
+            out.append((hr_path.stem, [f"input={lr}", f"gt={gt}"]))
+        return out
+    raise SystemExit(f"unknown suite {suite}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", default="examples", choices=["examples", "set5", "set14", "bsd100"])
+    parser.add_argument("--precision", nargs="+", default=["auto"])
+    parser.add_argument("--limit", type=int, default=0, help="first N images only")
+    parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. trainer.max_steps=500")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"error: benchmark images not found at {DATA}; set ZSSR_DATA_DIR")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        todo = cases(args.suite, work)[: args.limit or None]
+        for name, overrides in todo:
+            for precision in args.precision:
+                out = work / f"{name.replace('/', '_')}_{precision}"
+                cfg = compose_config([*overrides, f"precision={precision}", "logger=none", "callbacks=none",
+                                      *args.overrides], output_dir=out)
+                t0 = time.perf_counter()
+                result = train(cfg)
+                rows.append({"image": name, "precision": result["precision"], "psnr": result["psnr"],
+                             "ssim": result["ssim"], "psnr_bicubic": result["psnr_bicubic"],
+                             "ssim_bicubic": result["ssim_bicubic"], "iterations": result["iterations"],
+                             "seconds": result["seconds"], "wall": time.perf_counter() - t0})
+                print(f"{name:32s} {result['precision']:10s} {result['psnr']:6.2f} {result['ssim']:.4f} "
+                      f"(bicubic {result['psnr_bicubic']:6.2f} {result['ssim_bicubic']:.4f}) "
+                      f"{result['iterations']:5d} it {result['seconds']:6.1f} s", flush=True)
+    print("\nmeans")
+    for precision in sorted({r["precision"] for r in rows}):
+        sel = [r for r in rows if r["precision"] == precision]
+        print(f"  {precision:10s} psnr {np.mean([r['psnr'] for r in sel]):.3f} ssim {np.mean([r['ssim'] for r in sel]):.4f}"
+              f" bicubic {np.mean([r['psnr_bicubic'] for r in sel]):.3f} seconds {np.mean([r['seconds'] for r in sel]):.1f}"
+              f" iterations {np.mean([r['iterations'] for r in sel]):.0f}")
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    path = results / f"quality_{args.suite}.json"
+    path.write_text(json.dumps({"suite": args.suite, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                                "rows": rows}, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The Hydra boundary: run a task, turn user errors into one line and a non-zero exit, always close W&B."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from typing import Any
+
+from omegaconf import DictConfig
+
+from zssr.errors import ZSSRError
+
+log = logging.getLogger("zssr")
+
+
+def quiet_libraries() -> None:
+    """Silence chatter that says nothing to a ZSSR user (Lightning's tips about workers and hardware)."""
+    for pattern in (".*does not have many workers.*", ".*IterableDataset.*__len__.*", ".*GPU available but not used.*",
+                    ".*Total length of `.*` across ranks is zero.*", ".*`training_step` returned `None`.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    logging.getLogger("pytorch_lightning.accelerators.cuda").setLevel(logging.WARNING)
+
+
+def task(cfg: DictConfig) -> dict[str, Any] | None:
+    """Run ``zssr.pipeline.train`` for the ``train.py`` entry point."""
+    from zssr.pipeline import train
+
+    quiet_libraries()
+    try:
+        return train(cfg)
+    except ZSSRError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        try:
+            import wandb
+
+            if wandb.run is not None:
+                wandb.finish()
+        except Exception:  # closing a dashboard must not hide the real outcome
+            pass

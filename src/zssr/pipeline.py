@@ -1,0 +1,272 @@
+"""One image, start to finish: load -> (gradual) test-time training -> ensemble inference -> metrics -> files.
+
+:func:`train` is the testable core behind ``train.py``: it takes a composed Hydra config and returns the result dict
+that is also written to ``result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, ListConfig
+
+from zssr.data import Father
+from zssr.errors import ZSSRError
+from zssr.imageio import LoadedImage, load_image, open_input, save_image
+from zssr.inference import super_resolve
+from zssr.kernels import as_tensor, load_kernel
+from zssr.metrics import evaluate, shave_for
+from zssr.resize import imresize, output_shape
+
+log = logging.getLogger(__name__)
+
+MIN_SON_SIDE = 8  # the input downscaled by the scale must keep at least this many pixels per side
+
+
+# ---------------------------------------------------------------------------------------------------------- config
+def parse_scale(value: Any) -> tuple[float, float]:
+    """``2``, ``2.5``, ``[2, 3]`` -> ``(sh, sw)``; every factor >= 1 and at least one > 1."""
+    if isinstance(value, (ListConfig, list, tuple)):
+        values = list(value)
+    else:
+        values = [value]
+    try:
+        factors = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ZSSRError(f"scale must be a number or a pair [sh, sw], got {value!r}") from None
+    if len(factors) == 1:
+        factors = factors * 2
+    if len(factors) != 2 or not all(math.isfinite(f) and f >= 1 for f in factors) or max(factors) <= 1:
+        raise ZSSRError(f"scale must be >= 1 per axis and > 1 on at least one, got {value!r}")
+    return factors[0], factors[1]
+
+
+def gradual_schedule(scale: tuple[float, float], levels: int) -> list[tuple[float, float]]:
+    """Intermediate scales of gradual SR: for each level, grow one axis, then the other, then both.
+
+    ``levels=0`` is one jump. ``levels=2`` at x2 gives the 2018 preset (1,1.5) (1.5,1) (1.5,1.5) (1.5,2) (2,1.5) (2,2).
+    """
+    if levels <= 0:
+        return [scale]
+    steps: list[tuple[float, float]] = []
+    previous = (1.0, 1.0)
+    for j in range(1, levels + 1):
+        current = tuple(1 + (s - 1) * j / levels for s in scale)
+        for step in ((previous[0], current[1]), (current[0], previous[1]), current):
+            if max(step) > 1 and step not in steps:
+                steps.append(step)
+        previous = current
+    return steps
+
+
+def per_step(value: Any, n: int, name: str) -> list:
+    """A setting given once or once per gradual step -> one value per step (a short list repeats its last value)."""
+    values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+    if not values:
+        raise ZSSRError(f"{name} is empty")
+    return [values[min(i, len(values) - 1)] for i in range(n)]
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto`` -> bf16 autocast where the hardware has fast bf16 (CUDA with bf16, CPUs with AVX-512 BF16 or AMX),
+    fp16 autocast on older GPUs, else fp32. Explicit values: bf16, fp16, fp32 (or Lightning's own names)."""
+    names = {"bf16": "bf16-mixed", "fp16": "16-mixed", "fp32": "32-true", "32": "32-true"}
+    if precision != "auto":
+        return names.get(str(precision), str(precision))
+    cuda = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if cuda:
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    fast_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16-mixed" if fast_bf16 else "32-true"
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    return {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+
+
+# ---------------------------------------------------------------------------------------------------------- checks
+def check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ZSSRError(f"output directory {directory} is not writable: {exc.strerror or exc}") from None
+
+
+def check_size(image: LoadedImage, scale: tuple[float, float]) -> None:
+    h, w = image.size
+    if min(h / scale[0], w / scale[1]) < MIN_SON_SIDE:
+        raise ZSSRError(f"image {w}x{h} is too small for scale {scale[0]:g}x{scale[1]:g}: its downscaled copy needs "
+                        f"at least {MIN_SON_SIDE} pixels per side")
+
+
+def match_gt(gt: LoadedImage, shape: tuple[int, int], scale: tuple[float, float]) -> tuple[torch.Tensor, bool]:
+    """The ground truth as ``(3, H, W)``; a GT up to ``ceil(scale) - 1`` pixels larger is cropped top-left (the usual
+    protocol crops the HR image to a multiple of the scale before downscaling)."""
+    gh, gw = gt.size
+    slack = math.ceil(max(scale)) - 1
+    if (gh, gw) == tuple(shape):
+        return gt.rgb, False
+    if shape[0] <= gh <= shape[0] + slack and shape[1] <= gw <= shape[1] + slack:
+        return gt.rgb[:, : shape[0], : shape[1]], True
+    raise ZSSRError(f"ground truth is {gw}x{gh} but the output is {shape[1]}x{shape[0]}")
+
+
+# ---------------------------------------------------------------------------------------------------------- loggers
+def make_loggers(cfg: DictConfig) -> list:
+    loggers = []
+    for name, conf in (cfg.get("logger") or {}).items():
+        if not conf or "_target_" not in conf:
+            continue
+        try:
+            logger = instantiate(conf)
+            if "wandb" in conf._target_.lower():
+                _ = logger.experiment  # start the run now, so an unreachable server is found before training
+            loggers.append(logger)
+        except Exception as exc:  # a dashboard must never cost the run
+            warnings.warn(f"logger '{name}' unavailable ({exc.__class__.__name__}: {exc}); continuing without it",
+                          stacklevel=2)
+    return loggers
+
+
+def log_images(loggers: list, images: dict[str, torch.Tensor]) -> None:
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            try:
+                arrays = [(img.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy() for img in
+                          images.values()]
+                logger.log_image(key="images", images=arrays, caption=list(images))
+            except Exception as exc:  # never lose the result over a dashboard
+                warnings.warn(f"could not log images to W&B: {exc}", stacklevel=2)
+
+
+# ---------------------------------------------------------------------------------------------------------- the run
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Super-resolve ``cfg.input`` by ``cfg.scale``; write ``<stem>_zssr.png`` and ``result.json`` to
+    ``cfg.paths.output_dir``; return the result dict."""
+    started = time.perf_counter()
+    out_dir = Path(cfg.paths.output_dir)
+    check_writable(out_dir)
+    scale = parse_scale(cfg.scale)
+    image = open_input(cfg.input)
+    check_size(image, scale)
+    kernel_np = load_kernel(cfg.kernel) if cfg.get("kernel") else None
+    kernel = as_tensor(kernel_np)
+    out_shape = output_shape(image.size, scale)
+    gt = None
+    gt_cropped = False
+    if cfg.get("gt"):
+        gt, gt_cropped = match_gt(load_image(cfg.gt), out_shape, scale)
+
+    if cfg.get("seed") is not None:
+        pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    accelerator = cfg.trainer.get("accelerator", "auto")
+    precision = resolve_precision(str(cfg.precision), accelerator)
+    schedule = gradual_schedule(scale, int(cfg.get("gradual_levels") or 0))
+    n_steps = len(schedule)
+    bp_iters = per_step(cfg.inference.back_projection_iters, n_steps, "inference.back_projection_iters")
+    if kernel is not None and n_steps > 1:
+        log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
+    kernel_flag = kernel is not None
+
+    def auto(value: Any) -> bool:  # 'auto' augmentations: on for bicubic, off with a given (asymmetric) kernel
+        return (not kernel_flag) if value == "auto" else bool(value)
+
+    module = instantiate(cfg.model)
+    loggers = make_loggers(cfg)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
+                                      default_root_dir=str(out_dir))
+    max_steps = int(cfg.trainer.max_steps)
+    extra: list[Father] = []
+    steps_info = []
+    sr = None
+    train_seconds = infer_seconds = 0.0
+    device = None
+    for i, step_scale in enumerate(schedule):
+        step_kernel = kernel if i == n_steps - 1 else None
+        t0 = time.perf_counter()
+        data = instantiate(cfg.data, image=image.rgb, scale=step_scale, kernel=step_kernel, extra_fathers=extra,
+                           seed=int(cfg.get("seed") or 0) + i, rotations=auto(cfg.data.rotations),
+                           flips=auto(cfg.data.flips))
+        final = i == n_steps - 1
+        if final and gt is not None:
+            module.set_gt_probe(imresize(image.rgb, scale, out_shape=out_shape).clamp(0, 1), gt, shave_for(scale))
+        done = trainer.global_step
+        trainer.fit_loop.epoch_loop.max_steps = done + max_steps
+        trainer.should_stop = False
+        trainer.fit(module, datamodule=data)
+        iterations = trainer.global_step - done
+        train_seconds += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        module.eval()
+        device = module.device
+        sr = super_resolve(module.net, image.rgb, step_scale, step_kernel, int(bp_iters[i]),
+                           rotations=auto(cfg.inference.rotations), flips=auto(cfg.inference.flips),
+                           tile=int(cfg.inference.tile), autocast_dtype=autocast_dtype(precision),
+                           memory_format=module.memory_format).cpu()
+        module.train()
+        infer_seconds += time.perf_counter() - t0
+        lr_now = trainer.optimizers[0].param_groups[0]["lr"]
+        steps_info.append({"scale": list(step_scale), "iterations": iterations, "final_lr": lr_now})
+        log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, n_steps, step_scale, iterations, lr_now)
+        if not final:
+            save_image(out_dir / f"{image.name}_step{i + 1}.png", sr, image)
+            extra.append(Father(sr, math.sqrt(step_scale[0] * step_scale[1])))
+
+    alpha = None
+    if image.alpha is not None:  # transparency is not learnt: bicubic, like the colour's starting point
+        alpha = imresize(image.alpha, scale, out_shape=out_shape).clamp(0, 1)
+    output_path = save_image(out_dir / f"{image.name}_zssr.png", sr, image, alpha)
+    seconds = time.perf_counter() - started
+    result: dict[str, Any] = {
+        "input": str(cfg.input),
+        "output": str(output_path),
+        "scale": list(scale),
+        "kernel": str(cfg.kernel) if kernel_flag else "bicubic",
+        "iterations": sum(s["iterations"] for s in steps_info),
+        "seconds": round(train_seconds + infer_seconds, 3),
+        "train_seconds": round(train_seconds, 3),
+        "inference_seconds": round(infer_seconds, 3),
+        "total_seconds": round(seconds, 3),
+        "final_lr": steps_info[-1]["final_lr"],
+        "precision": precision,
+        "device": str(device),
+        "input_size": list(image.size),
+        "output_size": list(out_shape),
+        "steps": steps_info,
+        "seed": cfg.get("seed"),
+    }
+    if gt is not None:
+        bicubic = imresize(image.rgb, scale, out_shape=out_shape).clamp(0, 1)
+        ours, base = evaluate(sr, gt, scale), evaluate(bicubic, gt, scale)
+        result.update(ours)
+        result.update({f"{k}_bicubic": v for k, v in base.items()})
+        result["gt"] = str(cfg.gt)
+        result["gt_cropped"] = gt_cropped
+        for logger in loggers:
+            logger.log_metrics({f"test/{k}": v for k, v in result.items() if k.startswith(("psnr", "ssim"))},
+                               step=trainer.global_step)
+        log.info("PSNR %.2f dB (bicubic %.2f), SSIM %.4f (bicubic %.4f)", result["psnr"], result["psnr_bicubic"],
+                 result["ssim"], result["ssim_bicubic"])
+    images = {"LR": image.rgb, "bicubic": imresize(image.rgb, scale, out_shape=out_shape), "ZSSR": sr}
+    log_images(loggers, images)
+    for logger in loggers:
+        logger.finalize("success")
+    (out_dir / "result.json").write_text(json.dumps(result, indent=2))
+    log.info("wrote %s (%.1f s, %d iterations)", output_path, result["seconds"], result["iterations"])
+    return result
+

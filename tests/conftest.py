@@ -1,0 +1,40 @@
+"""Shared fixtures: where the benchmark images are, small real images, composed configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.core.global_hydra import GlobalHydra
+
+from zssr.imageio import load_image
+
+DATA_DIR = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+EXAMPLES = DATA_DIR / "zssr_test_data"
+
+needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"benchmark images not found at {DATA_DIR}")
+
+
+@pytest.fixture(autouse=True)
+def _clean_hydra():
+    yield
+    GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="session")
+def bsd_lr() -> torch.Tensor:
+    """``bsd_001.png`` (x2 bicubic LR of BSD100 101085), (3, 240, 160) in [0, 1]."""
+    return load_image(EXAMPLES / "example_with_gt/bsd_001.png").rgb
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    yield
+
+
+def tiny_overrides(steps: int = 30) -> list[str]:
+    """Config overrides for quick end-to-end runs: few steps, no loggers or progress bar."""
+    return [f"trainer.max_steps={steps}", "logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]

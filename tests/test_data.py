@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from zssr.data import FatherPool, FatherSonCrops, FatherSonDataModule, dihedral, dihedral_inverse
+from zssr.resize import downscale, imresize
+
+
+def test_dihedral_group_is_8_distinct_invertible_transforms():
+    x = torch.arange(12.0).view(1, 3, 4)
+    variants = [dihedral(x, k) for k in range(8)]
+    assert len({tuple(v.flatten().tolist()) + tuple(v.shape) for v in variants}) == 8
+    for k, v in enumerate(variants):
+        assert torch.equal(dihedral_inverse(v, k), x)
+
+
+def test_father_pool_sizes_and_size_proportional_sampling(bsd_lr):
+    pool = FatherPool(bsd_lr, (2, 2), min_scale=0.5, n_copies=10)
+    assert len(pool) == 11
+    assert pool.fathers[-1].image is bsd_lr
+    assert pool.fathers[0].image.shape[-2:] == (120, 80)
+    areas = torch.tensor([f.image.shape[-1] * f.image.shape[-2] for f in pool.fathers], dtype=torch.float64)
+    assert torch.allclose(pool.weights, areas / areas.sum())
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.zeros(len(pool))
+    ids = {id(f.image): i for i, f in enumerate(pool.fathers)}
+    for _ in range(4000):
+        counts[ids[id(pool.sample(gen))]] += 1
+    assert torch.allclose(counts / counts.sum(), pool.weights.float(), atol=0.025)
+
+
+def test_zssr2018_rule_takes_smallest_father_at_least_the_drawn_scale(bsd_lr):
+    big = torch.rand(3, 320, 480)
+    from zssr.data import Father
+    pool = FatherPool(bsd_lr, (2, 2), n_copies=0, extra=[Father(big, 2.0)], rule="zssr2018")
+    gen = torch.Generator().manual_seed(1)
+    picks = [pool.sample(gen) for _ in range(2000)]
+    frac_big = sum(p is big for p in picks) / len(picks)
+    # s ~ U(1, 2): any s > 1 needs the x2 father
+    assert frac_big > 0.99
+    with pytest.raises(ValueError, match="unknown father sampling rule"):
+        FatherPool(bsd_lr, (2, 2), rule="nope")
+
+
+def test_pairs_are_son_upsampled_to_father_crop(bsd_lr):
+    pool = FatherPool(bsd_lr, (2, 2), n_copies=0)
+    crops = FatherSonCrops(pool, (2, 2), crop_size=64, rotations=False, flips=False, seed=3)
+    gen = torch.Generator().manual_seed(3)
+    pair = crops.make_pair(gen)
+    assert pair["input"].shape == pair["target"].shape == (3, 64, 64)
+    expected = imresize(downscale(pair["target"], 2).clamp(0, 1), 2, out_shape=(64, 64))
+    assert torch.allclose(pair["input"], expected, atol=1e-6)
+    # crops are real windows of the input
+    t = pair["target"]
+    found = any(torch.equal(bsd_lr[:, i:i + 64, j:j + 64], t) for i in range(0, 177) for j in range(0, 97))
+    assert found
+
+
+def test_small_images_use_smaller_crops_and_kernel_sons():
+    small = torch.rand(3, 40, 56)
+    kernel = torch.zeros(5, 5)
+    kernel[2, 2] = 1.0
+    pool = FatherPool(small, (2, 2), n_copies=0)
+    crops = FatherSonCrops(pool, (2, 2), kernel=kernel, crop_size=128, seed=0)
+    pair = crops.make_pair(torch.Generator().manual_seed(0))
+    assert pair["target"].shape == (3, 40, 56) or pair["target"].shape == (3, 56, 40)
+    son = downscale(pair["target"], 2, kernel)
+    assert torch.allclose(pair["input"], imresize(son, 2, out_shape=pair["target"].shape[-2:]), atol=1e-6)
+
+
+def test_noise_on_sons_and_seeded_streams(bsd_lr):
+    pool = FatherPool(bsd_lr, (2, 2), n_copies=2)
+    a = next(iter(FatherSonCrops(pool, (2, 2), noise_std=0.05, seed=7)))
+    b = next(iter(FatherSonCrops(pool, (2, 2), noise_std=0.05, seed=7)))
+    c = next(iter(FatherSonCrops(pool, (2, 2), noise_std=0.0, seed=7)))
+    assert torch.equal(a["input"], b["input"]) and torch.equal(a["target"], c["target"])
+    diff = (a["input"] - c["input"]).std()
+    assert 0.02 < float(diff) < 0.08
+
+
+def test_datamodule_serves_train_stream_and_reconstruction_item(bsd_lr):
+    dm = FatherSonDataModule(bsd_lr, (2, 2), crop_size=32)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["input"].shape == (1, 3, 32, 32)
+    val = next(iter(dm.val_dataloader()))
+    assert val["target"].shape == (1, 3, 240, 160)
+    expected = imresize(downscale(bsd_lr, 2).clamp(0, 1), 2, out_shape=(240, 160))
+    assert torch.allclose(val["input"][0], expected)

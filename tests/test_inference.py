@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from zssr.inference import back_project, ensemble_transforms, forward_tiled, median, super_resolve
+from zssr.net import ZSSRNet
+from zssr.resize import downscale, imresize
+
+
+def test_net_shape_params_and_residual():
+    net = ZSSRNet()
+    assert sum(p.numel() for p in net.parameters()) == 3 * 64 * 9 + 6 * 64 * 64 * 9 + 64 * 3 * 9
+    assert all(m.bias is None for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    x = torch.rand(1, 3, 20, 24)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.zero_()
+    assert torch.equal(net(x), x)
+
+
+def test_tiled_forward_is_seamless():
+    torch.manual_seed(0)
+    net = ZSSRNet(depth=4, width=8).eval()
+    x = torch.rand(1, 3, 70, 95)
+    with torch.no_grad():
+        full = net(x)
+    tiled = forward_tiled(net, x, tile=32, margin=net.receptive_radius)
+    assert torch.allclose(full, tiled, atol=1e-5)
+    # too small a margin shows the seams
+    assert not torch.allclose(full, forward_tiled(net, x, tile=32, margin=1), atol=1e-5)
+
+
+def test_back_projection_makes_output_consistent_with_lr():
+    torch.manual_seed(0)
+    lr = torch.rand(3, 24, 30)
+    sr = (imresize(lr, 2) + 0.1 * torch.randn(3, 48, 60)).clamp(0, 1)
+    err0 = (downscale(sr, 2) - lr).abs().mean()
+    err2 = (downscale(back_project(sr, lr, (2, 2), None, 2), 2) - lr).abs().mean()
+    err10 = (downscale(back_project(sr, lr, (2, 2), None, 10), 2) - lr).abs().mean()
+    assert err10 < err2 < 0.5 * err0
+    assert torch.equal(back_project(sr, lr, (2, 2), None, 0), sr)
+
+
+def test_median_and_ensemble_variants():
+    stack = torch.tensor([[1.0], [4.0], [2.0], [3.0]])
+    assert median(stack).item() == 2.5
+    assert median(stack[:3]).item() == 2.0
+    assert len(ensemble_transforms((2, 2))) == 8
+    assert len(ensemble_transforms((2, 3))) == 4
+    assert ensemble_transforms((2, 2), flips=False) == [0, 1, 2, 3]
+    assert ensemble_transforms((2, 2), rotations=False, flips=False) == [0]
+
+
+@pytest.mark.parametrize("scale,shape", [(2, (3, 40, 60)), (2.5, (3, 50, 75)), ((2, 3), (3, 40, 90))])
+def test_super_resolve_output_size(scale, shape):
+    net = ZSSRNet(depth=2, width=4).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.zero_()
+    lr = torch.rand(3, 20, 30)
+    out = super_resolve(net, lr, scale, back_projection_iters=2, tile=16)
+    assert out.shape == shape
+    # a zero residual net gives the back-projected bicubic image
+    s = (scale, scale) if not isinstance(scale, tuple) else scale
+    expected = back_project(back_project(imresize(lr, s).clamp(0, 1), lr, s, None, 2), lr, s, None, 2)
+    assert torch.allclose(out, expected, atol=1e-5)

@@ -1,0 +1,33 @@
+import math
+
+import pytest
+import torch
+
+from zssr.metrics import psnr, quantize, rgb_to_y, shave_for, ssim
+
+
+def test_y_channel_of_black_white_and_primaries():
+    img = torch.tensor([[0.0, 255.0, 255.0, 0.0], [0.0, 255.0, 0.0, 255.0], [0.0, 255.0, 0.0, 0.0]]).view(3, 1, 4)
+    # MATLAB rgb2ycbcr on uint8: black 16, white 235, red 81, green 145
+    assert rgb_to_y(img)[0].tolist() == [16.0, 235.0, 81.0, 145.0]
+
+
+def test_psnr_conventions():
+    a = torch.rand(3, 20, 20)
+    assert psnr(a, a.clone()) == math.inf
+    with pytest.raises(ValueError, match="shape mismatch"):
+        psnr(a, a[:, :10])
+    gray = torch.full((1, 10, 10), 100 / 255)
+    off = torch.full((1, 10, 10), 101 / 255)
+    assert psnr(off, gray, y_channel=True) == pytest.approx(10 * math.log10(255**2), abs=1e-5)  # MSE 1
+    assert ssim(a, a.clone()) == pytest.approx(1.0)
+
+
+def test_shave_and_quantize():
+    assert shave_for(2) == 2 and shave_for(2.5) == 3 and shave_for((2, 3)) == 3
+    assert quantize(torch.tensor([0.6 / 255, 0.4 / 255, 1.2, -1])).tolist() == [1.0, 0.0, 255.0, 0.0]
+    # border pixels are ignored once shaved
+    a, b = torch.rand(3, 12, 12), torch.rand(3, 12, 12)
+    b2 = b.clone()
+    b2[:, 4:-4, 4:-4] = a[:, 4:-4, 4:-4]
+    assert psnr(a, b2, shave=4) == math.inf

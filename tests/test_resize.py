@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import DATA_DIR, needs_data
+from zssr.imageio import load_image
+from zssr.metrics import evaluate
+from zssr.resize import contributions, downscale, imresize, kernel_downscale, output_shape
+
+
+def test_output_shape_is_ceil_per_axis():
+    assert output_shape((160, 240), 2) == (320, 480)
+    assert output_shape((33, 41), 2.5) == (83, 103)
+    assert output_shape((10, 10), (2, 3)) == (20, 30)
+    assert imresize(torch.rand(3, 33, 41), 2.5).shape == (3, 83, 103)
+    assert imresize(torch.rand(3, 10, 10), (2, 3)).shape == (3, 20, 30)
+    assert imresize(torch.rand(3, 101, 77), 1 / 3).shape == (3, 34, 26)
+
+
+def test_weights_sum_to_one_and_indices_mirror():
+    for n_in, n_out, s in [(10, 20, 2.0), (20, 10, 0.5), (17, 7, 7 / 17), (9, 25, 25 / 9)]:
+        w, idx = contributions(n_in, n_out, s)
+        np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-12)
+        assert idx.min() >= 0 and idx.max() < n_in
+
+
+def test_cubic_weights_match_keys_kernel_and_symmetric_border():
+    # x2 upscale: output pixel 1 (1-based) samples u = 0.75; taps at 1-based -1, 0, 1, 2 sit 1.75, 0.75, -0.25, -1.25
+    # away, where Keys' cubic (a = -0.5) is -0.0234375, 0.2265625, 0.8671875, -0.0703125; indices -1, 0 mirror to 2, 1
+    w, idx = contributions(8, 16, 2.0)
+    nonzero = w[0] != 0
+    np.testing.assert_allclose(w[0][nonzero], [-0.0234375, 0.2265625, 0.8671875, -0.0703125], atol=1e-12)
+    assert idx[0][nonzero].tolist() == [1, 0, 0, 1]
+
+
+def test_constant_and_linear_images_are_preserved():
+    const = torch.full((1, 20, 30), 0.3, dtype=torch.float64)
+    assert torch.allclose(imresize(const, 2.5), torch.tensor(0.3, dtype=torch.float64))
+    assert torch.allclose(imresize(const, 0.4), torch.tensor(0.3, dtype=torch.float64))
+    # cubic convolution reproduces linear ramps away from the mirrored borders
+    ramp = torch.arange(40, dtype=torch.float64).repeat(1, 40, 1)
+    up = imresize(ramp, 2)
+    expected = (torch.arange(80, dtype=torch.float64) + 0.5) / 2 - 0.5
+    assert torch.allclose(up[0, 0, 4:-4], expected[4:-4], atol=1e-9)
+
+
+def test_downscale_undoes_upscale_on_smooth_images():
+    yy, xx = torch.meshgrid(torch.linspace(0, 3, 32, dtype=torch.float64), torch.linspace(0, 2, 40,
+                            dtype=torch.float64), indexing="ij")
+    x = (torch.sin(yy) * torch.cos(xx))[None]
+    assert (downscale(imresize(x, 2), 2) - x)[..., 3:-3, 3:-3].abs().max() < 0.01
+
+
+@needs_data
+@pytest.mark.parametrize("scale,psnr_ref,ssim_ref", [(2, 33.66, 0.9299), (3, 30.39, 0.8682), (4, 28.42, 0.8104)])
+def test_set5_bicubic_baseline_matches_published(scale, psnr_ref, ssim_ref):
+    """MATLAB imresize + the Y-channel protocol reproduce the published Set5 bicubic numbers."""
+    psnrs, ssims = [], []
+    for path in sorted((DATA_DIR / "set5/HR").glob("*.png")):
+        hr = load_image(path).rgb.double()
+        h, w = hr.shape[-2:]
+        hr = hr[:, : h - h % scale, : w - w % scale]
+        lr = (imresize(hr, 1 / scale) * 255).round().clamp(0, 255) / 255
+        m = evaluate(imresize(lr, scale), hr, scale)
+        psnrs.append(m["psnr"])
+        ssims.append(m["ssim"])
+    assert np.mean(psnrs) == pytest.approx(psnr_ref, abs=0.02)
+    assert np.mean(ssims) == pytest.approx(ssim_ref, abs=0.001)
+
+
+def test_kernel_downscale_with_delta_kernel_is_subsampling():
+    x = torch.rand(3, 20, 30)
+    delta = torch.zeros(5, 5)
+    delta[2, 2] = 1
+    assert torch.equal(kernel_downscale(x, delta, 2), x[:, ::2, ::2])
+    assert kernel_downscale(x, delta, (2, 3)).shape == (3, 10, 10)
+    assert kernel_downscale(x, delta, 2.5).shape == (3, 8, 12)
