@@ -75,3 +75,14 @@ def test_kernel_downscale_with_delta_kernel_is_subsampling():
     assert torch.equal(kernel_downscale(x, delta, 2), x[:, ::2, ::2])
     assert kernel_downscale(x, delta, (2, 3)).shape == (3, 10, 10)
     assert kernel_downscale(x, delta, 2.5).shape == (3, 8, 12)
+
+
+def test_sparse_and_dense_paths_agree(monkeypatch):
+    import zssr.resize as resize
+
+    x = torch.rand(2, 60, 70, dtype=torch.float64)
+    dense = imresize(x, 1.7)
+    down = imresize(x, (0.4, 0.5))
+    monkeypatch.setattr(resize, "SPARSE_ABOVE", 10)
+    assert torch.allclose(imresize(x, 1.7), dense, atol=1e-12)
+    assert torch.allclose(imresize(x, (0.4, 0.5)), down, atol=1e-12)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig
@@ -188,6 +189,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = instantiate(cfg.model)
     loggers = make_loggers(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    if not cfg.trainer.get("enable_progress_bar", True):
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if not loggers:  # Lightning refuses an LR monitor without a logger
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
                                       default_root_dir=str(out_dir))
     max_steps = int(cfg.trainer.max_steps)

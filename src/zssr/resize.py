@@ -9,6 +9,7 @@ Images are float tensors shaped ``(..., H, W)`` in any value range; integer roun
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -64,13 +65,37 @@ def contributions(in_len: int, out_len: int, scale: float, antialias: bool = Tru
     return weights[:, keep], idx[:, keep]
 
 
+@lru_cache(maxsize=256)
+def _resize_matrix(in_len: int, out_len: int, scale: float) -> np.ndarray:
+    """The resize along one axis as a dense ``(out_len, in_len)`` matrix (mirrored taps summed into their source)."""
+    weights, idx = contributions(in_len, out_len, scale)
+    matrix = np.zeros((out_len, in_len))
+    np.add.at(matrix, (np.repeat(np.arange(out_len), idx.shape[1]), idx.ravel()), weights.ravel())
+    return matrix
+
+
+SPARSE_ABOVE = 1 << 20  # matrix entries; above this a sparse (CSR) product is several times faster
+
+
+@lru_cache(maxsize=32)
+def _sparse_matrix(in_len: int, out_len: int, scale: float, dtype: torch.dtype) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+        return torch.as_tensor(_resize_matrix(in_len, out_len, scale), dtype=dtype).to_sparse_csr()
+
+
 def _resize_axis(x: torch.Tensor, dim: int, out_len: int, scale: float) -> torch.Tensor:
-    weights, idx = contributions(x.shape[dim], out_len, scale)
-    w = torch.as_tensor(weights, dtype=x.dtype, device=x.device)
-    i = torch.as_tensor(idx, device=x.device)
-    moved = x.movedim(dim, -1)  # (..., L)
-    gathered = moved[..., i]  # (..., out, P)
-    return (gathered * w).sum(-1).movedim(-1, dim)
+    """One axis as a matrix product: one BLAS (or sparse) call, far faster than gathering taps."""
+    in_len = x.shape[dim]
+    last = dim == x.dim() - 1
+    if in_len * out_len > SPARSE_ABOVE and x.device.type == "cpu":
+        matrix = _sparse_matrix(in_len, out_len, scale, x.dtype)
+        moved = x.movedim(dim, 0)
+        flat = moved.reshape(in_len, -1)
+        out = (matrix @ flat).reshape(out_len, *moved.shape[1:])
+        return out.movedim(0, dim)
+    matrix = torch.as_tensor(_resize_matrix(in_len, out_len, scale), dtype=x.dtype, device=x.device)
+    return x @ matrix.T if last else matrix @ x
 
 
 def imresize(x: torch.Tensor, scale: Scale | None = None, out_shape: Sequence[int] | None = None) -> torch.Tensor:

@@ -1,0 +1,61 @@
+"""train.py as a user runs it: bad input gives one clear line and a non-zero exit, never a traceback."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = ["trainer.max_steps=3", "logger=none", "trainer.enable_progress_bar=false"]
+
+
+def train_py(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args, *QUICK, f"hydra.run.dir={tmp_path / 'run'}"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+
+
+def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    (tmp_path / "text.png").write_text("not an image")
+    np.save(tmp_path / "zeros.npy", np.zeros((5, 5)))
+    np.save(tmp_path / "cube.npy", np.ones((3, 3, 3)))
+    np.save(tmp_path / "nan.npy", np.full((3, 3), np.nan))
+    return {
+        "missing": (["input=missing.png"], "input image not found"),
+        "corrupt": ([f"input={tmp_path / 'text.png'}"], "cannot read image"),
+        "too small": (["input=skimage:chelsea", "scale=50"], "too small for scale"),
+        "bad scale": (["input=skimage:chelsea", "scale=abc"], "scale must be"),
+        "zero kernel": (["input=skimage:chelsea", f"kernel={tmp_path / 'zeros.npy'}"], "positive mass"),
+        "3-D kernel": (["input=skimage:chelsea", f"kernel={tmp_path / 'cube.npy'}"], "2-D"),
+        "NaN kernel": (["input=skimage:chelsea", f"kernel={tmp_path / 'nan.npy'}"], "NaN"),
+        "missing gt": (["input=skimage:chelsea", "gt=nope.png"], "input image not found"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel",
+                                  "NaN kernel", "missing gt"])
+def test_bad_input_one_line(tmp_path, case):
+    args, message = bad_inputs(tmp_path)[case]
+    proc = train_py(*args, tmp_path=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+
+
+def test_unusable_output_dir(tmp_path):
+    (tmp_path / "afile").write_text("")
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), "input=skimage:chelsea", *QUICK,
+                           f"hydra.run.dir={tmp_path / 'afile' / 'run'}"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: output directory") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_tiny_run_succeeds_from_the_command_line(tmp_path):
+    proc = train_py("input=skimage:camera", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run" / "camera_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
