@@ -92,9 +92,9 @@ def main() -> None:
     print("\nmeans")
     for precision in sorted({r["precision"] for r in rows}):
         sel = [r for r in rows if r["precision"] == precision]
-        print(f"  {precision:10s} psnr {np.mean([r['psnr'] for r in sel]):.3f} ssim {np.mean([r['ssim'] for r in sel]):.4f}"
-              f" bicubic {np.mean([r['psnr_bicubic'] for r in sel]):.3f} seconds {np.mean([r['seconds'] for r in sel]):.1f}"
-              f" iterations {np.mean([r['iterations'] for r in sel]):.0f}")
+        mean = {k: np.mean([r[k] for r in sel]) for k in ("psnr", "ssim", "psnr_bicubic", "seconds", "iterations")}
+        print(f"  {precision:10s} psnr {mean['psnr']:.3f} ssim {mean['ssim']:.4f} bicubic {mean['psnr_bicubic']:.3f}"
+              f" seconds {mean['seconds']:.1f} iterations {mean['iterations']:.0f}")
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     path = results / f"quality_{args.suite}.json"

@@ -4,12 +4,13 @@ import scipy.io
 import scipy.ndimage
 import torch
 
-from conftest import DATA_DIR, EXAMPLES, needs_data
 from zssr.errors import ZSSRError
 from zssr.imageio import load_image
 from zssr.kernels import load_kernel, save_kernel, validate_kernel
 from zssr.metrics import psnr
 from zssr.resize import downscale
+
+from conftest import DATA_DIR, EXAMPLES, needs_data
 
 KERNEL_DIR = EXAMPLES / "kernel_example"
 

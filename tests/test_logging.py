@@ -2,9 +2,10 @@
 
 import csv
 
-from conftest import tiny_overrides
 from zssr.api import compose_config
 from zssr.pipeline import train
+
+from conftest import tiny_overrides
 
 
 def wandb_run(tmp_path, steps=60):

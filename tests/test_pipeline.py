@@ -7,12 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import EXAMPLES, needs_data, tiny_overrides
 from zssr.api import compose_config
 from zssr.errors import ZSSRError
 from zssr.imageio import load_image, save_image
 from zssr.pipeline import gradual_schedule, parse_scale, train
 from zssr.resize import imresize
+
+from conftest import EXAMPLES, needs_data, tiny_overrides
 
 BSD = EXAMPLES / "example_with_gt"
 

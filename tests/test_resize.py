@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DATA_DIR, needs_data
 from zssr.imageio import load_image
 from zssr.metrics import evaluate
 from zssr.resize import contributions, downscale, imresize, kernel_downscale, output_shape
+
+from conftest import DATA_DIR, needs_data
 
 
 def test_output_shape_is_ceil_per_axis():

@@ -56,7 +56,7 @@ def median(stack: torch.Tensor) -> torch.Tensor:
 
 
 def ensemble_transforms(scale: tuple[float, float], rotations: bool = True, flips: bool = True) -> list[int]:
-    """Indices of :func:`zssr.data.dihedral` used by the self-ensemble (only 180-degree turns for anisotropic scales)."""
+    """Indices of :func:`zssr.data.dihedral` in the self-ensemble (only 180-degree turns for anisotropic scales)."""
     ks = [k for k in range(8) if (rotations or k % 4 == 0) and (flips or k < 4)]
     if scale[0] != scale[1]:
         ks = [k for k in ks if k % 2 == 0]

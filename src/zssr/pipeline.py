@@ -11,14 +11,15 @@ import logging
 import math
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig
+from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 
 from zssr.data import Father
 from zssr.errors import ZSSRError
@@ -155,123 +156,165 @@ def log_images(loggers: list, images: dict[str, torch.Tensor]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------- the run
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Super-resolve ``cfg.input`` by ``cfg.scale``; write ``<stem>_zssr.png`` and ``result.json`` to
-    ``cfg.paths.output_dir``; return the result dict."""
-    started = time.perf_counter()
+@dataclass
+class Job:
+    """Everything one run needs, checked before any training starts (so bad input costs nothing)."""
+
+    image: LoadedImage
+    scale: tuple[float, float]
+    kernel: torch.Tensor | None
+    gt: torch.Tensor | None
+    gt_cropped: bool
+    out_dir: Path
+    out_shape: tuple[int, int]
+    precision: str
+    schedule: list[tuple[float, float]]
+    bp_iters: list[int]
+
+    def auto(self, value: Any) -> bool:
+        """Resolve an ``auto`` flip/turn switch: on for bicubic, off with a given (possibly asymmetric) kernel."""
+        return (self.kernel is None) if value == "auto" else bool(value)
+
+
+def prepare(cfg: DictConfig) -> Job:
     out_dir = Path(cfg.paths.output_dir)
     check_writable(out_dir)
     scale = parse_scale(cfg.scale)
     image = open_input(cfg.input)
     check_size(image, scale)
-    kernel_np = load_kernel(cfg.kernel) if cfg.get("kernel") else None
-    kernel = as_tensor(kernel_np)
+    kernel = as_tensor(load_kernel(cfg.kernel)) if cfg.get("kernel") else None
     out_shape = output_shape(image.size, scale)
-    gt = None
-    gt_cropped = False
-    if cfg.get("gt"):
-        gt, gt_cropped = match_gt(load_image(cfg.gt), out_shape, scale)
-
-    if cfg.get("seed") is not None:
-        pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    accelerator = cfg.trainer.get("accelerator", "auto")
-    precision = resolve_precision(str(cfg.precision), accelerator)
+    gt, gt_cropped = match_gt(load_image(cfg.gt), out_shape, scale) if cfg.get("gt") else (None, False)
     schedule = gradual_schedule(scale, int(cfg.get("gradual_levels") or 0))
-    n_steps = len(schedule)
-    bp_iters = per_step(cfg.inference.back_projection_iters, n_steps, "inference.back_projection_iters")
-    if kernel is not None and n_steps > 1:
+    if kernel is not None and len(schedule) > 1:
         log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
-    kernel_flag = kernel is not None
+    bp_iters = [int(v) for v in per_step(cfg.inference.back_projection_iters, len(schedule),
+                                         "inference.back_projection_iters")]
+    precision = resolve_precision(str(cfg.precision), cfg.trainer.get("accelerator", "auto"))
+    return Job(image, scale, kernel, gt, gt_cropped, out_dir, out_shape, precision, schedule, bp_iters)
 
-    def auto(value: Any) -> bool:  # 'auto' augmentations: on for bicubic, off with a given (asymmetric) kernel
-        return (not kernel_flag) if value == "auto" else bool(value)
 
-    module = instantiate(cfg.model)
-    loggers = make_loggers(cfg)
+def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if not loggers:  # Lightning refuses an LR monitor without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision,
-                                      default_root_dir=str(out_dir))
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=job.precision,
+                       default_root_dir=str(job.out_dir))
+
+
+def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Train (one fit per gradual step, all on one Trainer so curves continue) and super-resolve after each step."""
+    module = instantiate(cfg.model)
+    image, n_steps = job.image, len(job.schedule)
     max_steps = int(cfg.trainer.max_steps)
     extra: list[Father] = []
-    steps_info = []
-    sr = None
-    train_seconds = infer_seconds = 0.0
-    device = None
-    for i, step_scale in enumerate(schedule):
-        step_kernel = kernel if i == n_steps - 1 else None
+    steps: list[dict[str, Any]] = []
+    timing = {"train_seconds": 0.0, "inference_seconds": 0.0}
+    sr = image.rgb
+    for i, step_scale in enumerate(job.schedule):
+        final = i == n_steps - 1
+        step_kernel = job.kernel if final else None
         t0 = time.perf_counter()
         data = instantiate(cfg.data, image=image.rgb, scale=step_scale, kernel=step_kernel, extra_fathers=extra,
-                           seed=int(cfg.get("seed") or 0) + i, rotations=auto(cfg.data.rotations),
-                           flips=auto(cfg.data.flips))
-        final = i == n_steps - 1
-        if final and gt is not None:
-            module.set_gt_probe(imresize(image.rgb, scale, out_shape=out_shape).clamp(0, 1), gt, shave_for(scale))
+                           seed=int(cfg.get("seed") or 0) + i, rotations=job.auto(cfg.data.rotations),
+                           flips=job.auto(cfg.data.flips))
+        if final and job.gt is not None:
+            bicubic = imresize(image.rgb, job.scale, out_shape=job.out_shape).clamp(0, 1)
+            module.set_gt_probe(bicubic, job.gt, shave_for(job.scale))
         done = trainer.global_step
         trainer.fit_loop.epoch_loop.max_steps = done + max_steps
         trainer.should_stop = False
         trainer.fit(module, datamodule=data)
-        iterations = trainer.global_step - done
-        train_seconds += time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t1 = time.perf_counter()
         module.eval()
-        device = module.device
-        sr = super_resolve(module.net, image.rgb, step_scale, step_kernel, int(bp_iters[i]),
-                           rotations=auto(cfg.inference.rotations), flips=auto(cfg.inference.flips),
-                           tile=int(cfg.inference.tile), autocast_dtype=autocast_dtype(precision),
+        sr = super_resolve(module.net, image.rgb, step_scale, step_kernel, job.bp_iters[i],
+                           rotations=job.auto(cfg.inference.rotations), flips=job.auto(cfg.inference.flips),
+                           tile=int(cfg.inference.tile), autocast_dtype=autocast_dtype(job.precision),
                            memory_format=module.memory_format).cpu()
         module.train()
-        infer_seconds += time.perf_counter() - t0
+        timing["train_seconds"] += t1 - t0
+        timing["inference_seconds"] += time.perf_counter() - t1
         lr_now = trainer.optimizers[0].param_groups[0]["lr"]
-        steps_info.append({"scale": list(step_scale), "iterations": iterations, "final_lr": lr_now})
-        log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, n_steps, step_scale, iterations, lr_now)
+        steps.append({"scale": list(step_scale), "iterations": trainer.global_step - done, "final_lr": lr_now})
+        log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, n_steps, step_scale,
+                 steps[-1]["iterations"], lr_now)
         if not final:
-            save_image(out_dir / f"{image.name}_step{i + 1}.png", sr, image)
+            save_image(job.out_dir / f"{image.name}_step{i + 1}.png", sr, image)
             extra.append(Father(sr, math.sqrt(step_scale[0] * step_scale[1])))
+    return sr, {"steps": steps, "device": str(module.device), **timing}
 
+
+def close_loggers(loggers: list, status: str) -> None:
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in loggers:
+        try:
+            logger.finalize(status)
+            if isinstance(logger, WandbLogger):
+                logger.experiment.finish()  # one W&B run per job: never let the next job append to this one
+        except Exception as exc:  # closing a dashboard must not cost the result
+            warnings.warn(f"could not close logger {logger.__class__.__name__}: {exc}", stacklevel=2)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Super-resolve ``cfg.input`` by ``cfg.scale``; write ``<stem>_zssr.png`` and ``result.json`` to
+    ``cfg.paths.output_dir``; return the result dict."""
+    started = time.perf_counter()
+    job = prepare(cfg)
+    if cfg.get("seed") is not None:
+        pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    loggers = make_loggers(cfg)
+    status = "failed"
+    try:
+        trainer = make_trainer(cfg, job, loggers)
+        sr, info = fit_and_super_resolve(cfg, job, trainer)
+        result = write_outputs(cfg, job, sr, info, loggers, trainer.global_step)
+        result["total_seconds"] = round(time.perf_counter() - started, 3)
+        (job.out_dir / "result.json").write_text(json.dumps(result, indent=2))
+        status = "success"
+    finally:
+        close_loggers(loggers, status)
+    return result
+
+
+def write_outputs(cfg: DictConfig, job: Job, sr: torch.Tensor, info: dict[str, Any], loggers: list,
+                  step: int) -> dict[str, Any]:
+    """Save the SR image (the input's bit depth and layout; alpha upscaled bicubically), compute metrics, log."""
+    image = job.image
+    bicubic = imresize(image.rgb, job.scale, out_shape=job.out_shape).clamp(0, 1)
     alpha = None
     if image.alpha is not None:  # transparency is not learnt: bicubic, like the colour's starting point
-        alpha = imresize(image.alpha, scale, out_shape=out_shape).clamp(0, 1)
-    output_path = save_image(out_dir / f"{image.name}_zssr.png", sr, image, alpha)
-    seconds = time.perf_counter() - started
+        alpha = imresize(image.alpha, job.scale, out_shape=job.out_shape).clamp(0, 1)
+    output_path = save_image(job.out_dir / f"{image.name}_zssr.png", sr, image, alpha)
+    steps = info["steps"]
     result: dict[str, Any] = {
         "input": str(cfg.input),
         "output": str(output_path),
-        "scale": list(scale),
-        "kernel": str(cfg.kernel) if kernel_flag else "bicubic",
-        "iterations": sum(s["iterations"] for s in steps_info),
-        "seconds": round(train_seconds + infer_seconds, 3),
-        "train_seconds": round(train_seconds, 3),
-        "inference_seconds": round(infer_seconds, 3),
-        "total_seconds": round(seconds, 3),
-        "final_lr": steps_info[-1]["final_lr"],
-        "precision": precision,
-        "device": str(device),
+        "scale": list(job.scale),
+        "kernel": str(cfg.kernel) if job.kernel is not None else "bicubic",
+        "iterations": sum(s["iterations"] for s in steps),
+        "seconds": round(info["train_seconds"] + info["inference_seconds"], 3),
+        "train_seconds": round(info["train_seconds"], 3),
+        "inference_seconds": round(info["inference_seconds"], 3),
+        "final_lr": steps[-1]["final_lr"],
+        "precision": job.precision,
+        "device": info["device"],
         "input_size": list(image.size),
-        "output_size": list(out_shape),
-        "steps": steps_info,
+        "output_size": list(job.out_shape),
+        "steps": steps,
         "seed": cfg.get("seed"),
     }
-    if gt is not None:
-        bicubic = imresize(image.rgb, scale, out_shape=out_shape).clamp(0, 1)
-        ours, base = evaluate(sr, gt, scale), evaluate(bicubic, gt, scale)
-        result.update(ours)
-        result.update({f"{k}_bicubic": v for k, v in base.items()})
-        result["gt"] = str(cfg.gt)
-        result["gt_cropped"] = gt_cropped
+    if job.gt is not None:
+        result.update(evaluate(sr, job.gt, job.scale))
+        result.update({f"{k}_bicubic": v for k, v in evaluate(bicubic, job.gt, job.scale).items()})
+        result.update({"gt": str(cfg.gt), "gt_cropped": job.gt_cropped})
         for logger in loggers:
             logger.log_metrics({f"test/{k}": v for k, v in result.items() if k.startswith(("psnr", "ssim"))},
-                               step=trainer.global_step)
+                               step=step)
         log.info("PSNR %.2f dB (bicubic %.2f), SSIM %.4f (bicubic %.4f)", result["psnr"], result["psnr_bicubic"],
                  result["ssim"], result["ssim_bicubic"])
-    images = {"LR": image.rgb, "bicubic": imresize(image.rgb, scale, out_shape=out_shape), "ZSSR": sr}
-    log_images(loggers, images)
-    for logger in loggers:
-        logger.finalize("success")
-    (out_dir / "result.json").write_text(json.dumps(result, indent=2))
+    log_images(loggers, {"LR": image.rgb, "bicubic": bicubic, "ZSSR": sr})
     log.info("wrote %s (%.1f s, %d iterations)", output_path, result["seconds"], result["iterations"])
     return result
-

@@ -179,7 +179,7 @@ def _sample_axis(x: torch.Tensor, dim: int, out_len: int, step: float) -> torch.
 
 
 def downscale(x: torch.Tensor, scale: Scale, kernel: torch.Tensor | None = None) -> torch.Tensor:
-    """The degradation model: MATLAB bicubic downscaling by ``scale`` (>= 1 per axis), or ``kernel``'s blur+subsample."""
+    """The degradation model: MATLAB bicubic downscaling by ``scale`` (>= 1 per axis) or ``kernel``'s blur+subsample."""
     sh, sw = _pair(scale)
     if kernel is None:
         return imresize(x, (1 / sh, 1 / sw))
