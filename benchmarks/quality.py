@@ -78,8 +78,8 @@ def main() -> None:
         for name, overrides in todo:
             for precision in args.precision:
                 out = work / f"{name.replace('/', '_')}_{precision}"
-                cfg = compose_config([*overrides, f"precision={precision}", "logger=none", "callbacks=none",
-                                      *args.overrides], output_dir=out)
+                quiet = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]
+                cfg = compose_config([*overrides, f"precision={precision}", *quiet, *args.overrides], output_dir=out)
                 t0 = time.perf_counter()
                 result = train(cfg)
                 rows.append({"image": name, "precision": result["precision"], "psnr": result["psnr"],

@@ -76,8 +76,15 @@ class LinearFitLRPolicy(pl.Callback):
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
         self.record(trainer.global_step - self.offset, float(trainer.callback_metrics[self.monitor]))
+        self._apply(trainer)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
+        interval = trainer.val_check_batch if isinstance(trainer.val_check_batch, int) else 0
+        if interval and trainer.global_step % interval == 0 and trainer.enable_validation:
+            return  # a test follows this step: decide after it (as the 2018 code: test, then policy)
+        self._apply(trainer)
+
+    def _apply(self, trainer: pl.Trainer) -> None:
         optimizer = trainer.optimizers[0]
         lr = optimizer.param_groups[0]["lr"]
         new_lr = self.update(trainer.global_step - self.offset, lr)

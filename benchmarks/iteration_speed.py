@@ -1,0 +1,115 @@
+"""Milliseconds per training iteration: a plain PyTorch loop vs the Lightning framework, per precision.
+
+    python benchmarks/iteration_speed.py [--iters 200] [--crop 128]
+
+Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 and in bf16 autocast + channels_last
+(the floor on this hardware), then the framework (Trainer + FatherSonDataModule + LR policy) with and without the
+reconstruction test every 50 steps. Prints a table and writes ``benchmarks/results/iteration_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from zssr.data import FatherSonDataModule
+from zssr.imageio import open_input
+from zssr.lr_policy import LinearFitLRPolicy
+from zssr.module import ZSSRModule
+from zssr.net import ZSSRNet
+from zssr.pipeline import resolve_precision
+
+
+def train_flops(net: ZSSRNet, crop: int) -> float:
+    """Forward + backward FLOPs of one iteration (backward ~ 2x forward)."""
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    forward = sum(2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] for m in convs) * crop**2
+    return 3.0 * forward
+
+
+def plain_loop(iters: int, crop: int, bf16: bool, warmup: int = 20) -> float:
+    torch.manual_seed(0)
+    net = ZSSRNet()
+    fmt = torch.channels_last if bf16 else torch.contiguous_format
+    net = net.to(memory_format=fmt)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.rand(1, 3, crop, crop).contiguous(memory_format=fmt)
+    y = torch.rand(1, 3, crop, crop)
+    for i in range(warmup + iters):
+        if i == warmup:
+            t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.l1_loss(net(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - t0) / iters * 1000
+
+
+class _Timer(pl.Callback):
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.t0 = None
+
+    def on_train_batch_start(self, trainer, *args) -> None:
+        if trainer.global_step == self.warmup:
+            self.t0 = time.perf_counter()
+
+    def on_train_end(self, trainer, *args) -> None:
+        self.seconds = time.perf_counter() - self.t0
+        self.steps = trainer.global_step - self.warmup
+
+
+def framework(iters: int, crop: int, precision: str, with_test: bool, warmup: int = 20) -> float:
+    torch.manual_seed(0)
+    image = open_input("skimage:chelsea").rgb
+    data = FatherSonDataModule(image, (2, 2), crop_size=crop)
+    module = ZSSRModule(ZSSRNet(), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
+    timer = _Timer(warmup)
+    policy = LinearFitLRPolicy(min_lr=0.0)  # measure a fixed number of steps
+    trainer = pl.Trainer(max_steps=warmup + iters, precision=precision, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         val_check_interval=50 if with_test else None, check_val_every_n_epoch=None,
+                         limit_val_batches=1.0 if with_test else 0, callbacks=[policy, timer])
+    trainer.fit(module, datamodule=data)
+    return timer.seconds / timer.steps * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iters", type=int, default=200)
+    parser.add_argument("--crop", type=int, default=128)
+    args = parser.parse_args()
+    flops = train_flops(ZSSRNet(), args.crop)
+    default = resolve_precision("auto", "cpu")
+    rows = [
+        ("plain loop fp32", plain_loop(args.iters, args.crop, bf16=False)),
+        ("plain loop bf16 + channels_last", plain_loop(args.iters, args.crop, bf16=True)),
+        ("framework 32-true, no test", framework(args.iters, args.crop, "32-true", False)),
+        (f"framework {default}, no test", framework(args.iters, args.crop, default, False)),
+        (f"framework {default}, test every 50", framework(args.iters, args.crop, default, True)),
+    ]
+    fp32, floor = rows[0][1], rows[1][1]
+    print(f"crop {args.crop}, {flops / 1e9:.1f} GFLOP per iteration, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}")
+    print(f"{'':40s} {'ms/it':>8s} {'GFLOP/s':>8s} {'x fp32':>7s} {'x floor':>8s}")
+    for name, ms in rows:
+        print(f"{name:40s} {ms:8.1f} {flops / ms / 1e6:8.0f} {ms / fp32:7.2f} {ms / floor:8.2f}")
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "iteration_speed.json").write_text(json.dumps({
+        "crop": args.crop, "iters": args.iters, "gflop_per_iteration": flops / 1e9, "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+        "rows": [{"name": n, "ms_per_iteration": ms, "gflops": flops / ms / 1e6} for n, ms in rows]}, indent=2))
+    print(f"wrote {out / 'iteration_speed.json'}")
+
+
+if __name__ == "__main__":
+    main()
