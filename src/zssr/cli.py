@@ -7,7 +7,10 @@ import sys
 import warnings
 from typing import Any
 
+from hydra.errors import InstantiationException
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from zssr.errors import ZSSRError
 
@@ -32,6 +35,11 @@ def task(cfg: DictConfig) -> dict[str, Any] | None:
         return train(cfg)
     except ZSSRError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except (InstantiationException, OmegaConfBaseException, MisconfigurationException) as exc:
+        # a config value the libraries refused: their message names the key and the problem; keep it on one line
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"error: invalid configuration: {message or exc.__class__.__name__}", file=sys.stderr)
         sys.exit(1)
     finally:
         try:

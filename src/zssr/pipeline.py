@@ -18,7 +18,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 
 from zssr.data import Father
@@ -176,7 +176,36 @@ class Job:
         return (self.kernel is None) if value == "auto" else bool(value)
 
 
+PRECISIONS = {"auto", "bf16", "fp16", "fp32", "32", "32-true", "bf16-mixed", "16-mixed"}
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Reject nonsensical settings in one line before anything runs."""
+
+    def number(key: str, low: float, integer: bool = True) -> None:
+        value = OmegaConf.select(cfg, key)
+        ok = isinstance(value, int) and not isinstance(value, bool) if integer else isinstance(value, (int, float))
+        if not ok or value < low:
+            kind = "an integer" if integer else "a number"
+            raise ZSSRError(f"{key} must be {kind} >= {low:g}, got {value!r}")
+
+    if str(cfg.precision) not in PRECISIONS:
+        raise ZSSRError(f"precision must be one of {sorted(PRECISIONS)}, got {cfg.precision!r}")
+    number("trainer.max_steps", 1)
+    number("data.crop_size", 8)
+    number("data.noise_std", 0, integer=False)
+    number("inference.tile", 16)
+    number("gradual_levels", 0)
+    min_scale = OmegaConf.select(cfg, "data.min_scale")
+    if not isinstance(min_scale, (int, float)) or not 0 < min_scale <= 1:
+        raise ZSSRError(f"data.min_scale must be in (0, 1], got {min_scale!r}")
+    for bp in per_step(cfg.inference.back_projection_iters, 1, "inference.back_projection_iters"):
+        if not isinstance(bp, int) or bp < 0:
+            raise ZSSRError(f"inference.back_projection_iters must be integers >= 0, got {bp!r}")
+
+
 def prepare(cfg: DictConfig) -> Job:
+    check_settings(cfg)
     out_dir = Path(cfg.paths.output_dir)
     check_writable(out_dir)
     scale = parse_scale(cfg.scale)
