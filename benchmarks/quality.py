@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--suite", default="examples", choices=["examples", "set5", "set14", "bsd100"])
     parser.add_argument("--precision", nargs="+", default=["auto"])
     parser.add_argument("--limit", type=int, default=0, help="first N images only")
+    parser.add_argument("--images", nargs="*", default=None, help="only these image names")
+    parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. trainer.max_steps=500")
     args = parser.parse_args()
     if not DATA.is_dir():
@@ -74,7 +76,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        todo = cases(args.suite, work)[: args.limit or None]
+        todo = [c for c in cases(args.suite, work) if args.images is None or c[0] in args.images]
+        todo = todo[: args.limit or None]
         for name, overrides in todo:
             for precision in args.precision:
                 out = work / f"{name.replace('/', '_')}_{precision}"
@@ -97,9 +100,9 @@ def main() -> None:
               f" seconds {mean['seconds']:.1f} iterations {mean['iterations']:.0f}")
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
-    path = results / f"quality_{args.suite}.json"
-    path.write_text(json.dumps({"suite": args.suite, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                                "rows": rows}, indent=2))
+    path = results / f"quality_{args.suite}{args.tag}.json"
+    path.write_text(json.dumps({"suite": args.suite, "overrides": args.overrides, "torch": torch.__version__,
+                                "threads": torch.get_num_threads(), "rows": rows}, indent=2))
     print(f"wrote {path}")
 
 

@@ -4,11 +4,12 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import tiny_overrides
 from zssr.api import compose_config
 from zssr.lr_policy import LinearFitLRPolicy
 from zssr.module import ZSSRModule
 from zssr.pipeline import train
+
+from conftest import tiny_overrides
 
 
 @pytest.mark.parametrize("experiment", ["ideal", "gradual", "given_kernel", "real"])
