@@ -3,12 +3,12 @@
 import hydra
 from omegaconf import DictConfig
 
-from zssr.cli import task
+from zssr.cli import run_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    result = task(cfg)
+    result = run_task("zssr.pipeline:train", cfg)
     return result.get("psnr") if result else None
 
 

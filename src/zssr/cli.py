@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import warnings
@@ -26,13 +27,13 @@ def quiet_libraries() -> None:
     logging.getLogger("pytorch_lightning.accelerators.cuda").setLevel(logging.WARNING)
 
 
-def task(cfg: DictConfig) -> dict[str, Any] | None:
-    """Run ``zssr.pipeline.train`` for the ``train.py`` entry point."""
-    from zssr.pipeline import train
-
+def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
+    """Run ``target`` (``module:function``, e.g. ``zssr.pipeline:train``) on ``cfg`` for an entry point."""
+    module_name, function_name = target.split(":")
     quiet_libraries()
     try:
-        return train(cfg)
+        function = getattr(importlib.import_module(module_name), function_name)
+        return function(cfg)
     except ZSSRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+
+from zssr.degradations import UNKNOWN_CHOICES, degrade, delta_kernel, gaussian_kernel, image_seed
+from zssr.errors import ZSSRError
+from zssr.resize import imresize
+
+
+@pytest.fixture(scope="module")
+def hr(bsd_lr):
+    return bsd_lr[:, :121, :101]
+
+
+def is_8bit(x: torch.Tensor) -> bool:
+    return torch.allclose(x * 255, (x * 255).round(), atol=1e-4)
+
+
+def test_bicubic_is_matlab_resize_of_the_modcropped_hr_rounded(hr):
+    d = degrade(hr, 3, "bicubic", seed=0)
+    assert d.hr.shape == (3, 120, 99) and d.lr.shape == (3, 40, 33) and d.kernel is None
+    expected = (imresize(hr[:, :120, :99].double(), 1 / 3) * 255).round().clamp(0, 255) / 255
+    assert torch.allclose(d.lr.double(), expected, atol=1e-6)
+
+
+def test_random_kernels_follow_table2_and_are_seeded():
+    for seed in range(20):
+        k = gaussian_kernel(2, np.random.default_rng(seed))
+        assert k.sum() == pytest.approx(1.0) and k.min() >= 0
+        cy, cx = scipy.ndimage.center_of_mass(k)
+        assert cy == pytest.approx(k.shape[0] // 2 + 0.5, abs=0.05) and cx == pytest.approx(k.shape[1] // 2 + 0.5,
+                                                                                             abs=0.05)
+        yy, xx = np.mgrid[0 : k.shape[0], 0 : k.shape[1]]
+        var = [(k * (yy - cy) ** 2).sum(), (k * (xx - cx) ** 2).sum()]
+        assert max(var) <= 4.0 + 0.05  # eigenvalues ~ U[0, s^2]
+    assert np.array_equal(gaussian_kernel(2, np.random.default_rng(5)), gaussian_kernel(2, np.random.default_rng(5)))
+    assert image_seed(1, "bsd100", "3096", "random_kernel") == image_seed(1, "bsd100", "3096", "random_kernel")
+    assert image_seed(1, "bsd100", "3096", "random_kernel") != image_seed(1, "bsd100", "8023", "random_kernel")
+
+
+def test_aliasing_is_plain_subsampling(hr):
+    d = degrade(hr, 2, "aliasing", seed=0)
+    assert torch.allclose(d.lr, d.hr[:, ::2, ::2], atol=1 / 255)
+    assert delta_kernel(3).shape == (7, 7)
+
+
+def test_noise_jpeg_and_unknown(hr):
+    clean = degrade(hr, 2, "bicubic", seed=0).lr
+    noisy = degrade(hr, 2, "gaussian_noise", seed=0).lr
+    assert 0.035 < float((noisy - clean).std()) < 0.055  # sigma 0.05, less where clipped
+    speckle = degrade(hr, 2, "speckle", seed=0).lr
+    assert 0.01 < float((speckle - clean).std()) < 0.05  # multiplicative: sigma 0.05 x intensity
+    jpeg = degrade(hr, 2, "jpeg", seed=0).lr
+    assert 0 < float((jpeg - clean).abs().mean()) < 0.05
+    kinds = {degrade(hr, 2, "unknown", seed=s).kind for s in range(12)}
+    assert kinds == set(UNKNOWN_CHOICES)
+    for lr in (noisy, speckle, jpeg):
+        assert is_8bit(lr)
+    assert torch.equal(degrade(hr, 2, "speckle", seed=3).lr, degrade(hr, 2, "speckle", seed=3).lr)
+
+
+def test_bad_degradations():
+    with pytest.raises(ZSSRError, match="unknown degradation"):
+        degrade(torch.rand(3, 20, 20), 2, "blur", 0)
+    with pytest.raises(ZSSRError, match="integer scale"):
+        degrade(torch.rand(3, 20, 20), 2.5, "bicubic", 0)

@@ -1,0 +1,79 @@
+"""evaluate.py's core: datasets and subsets, the metrics file, resuming, summary and report."""
+
+import csv
+import json
+
+import pytest
+
+import zssr.evaluation as evaluation
+from zssr.api import compose_config
+from zssr.datasets import list_images
+from zssr.errors import ZSSRError
+
+from conftest import DATA_DIR, needs_data, tiny_overrides
+
+
+def eval_config(tmp_path, *overrides, steps=5):
+    quick = [o for o in tiny_overrides(steps) if not o.startswith(("logger=", "callbacks="))]
+    return compose_config([*quick, *overrides], config_name="evaluate", output_dir=tmp_path)
+
+
+def test_subsets_and_shards():
+    refs = list_images("samples", samples=["astronaut", "chelsea", "coffee", "camera"])
+    assert [r.name for r in refs] == ["astronaut", "chelsea", "coffee", "camera"]
+    assert [r.name for r in list_images("s", samples=["a", "b", "c"], names=["c"])] == ["c"]
+    picked = list_images("s", samples=list("abcdefgh"), count=3, seed=7)
+    assert len(picked) == 3 and picked == list_images("s", samples=list("abcdefgh"), count=3, seed=7)
+    shards = [list_images("s", samples=list("abcdefg"), shard=[i, 3]) for i in range(3)]
+    assert sorted(r.name for s in shards for r in s) == list("abcdefg")
+    with pytest.raises(ZSSRError, match="shard"):
+        list_images("s", samples=["a"], shard=[3, 3])
+    with pytest.raises(ZSSRError, match="no image named"):
+        list_images("s", samples=["a"], names=["zz"])
+
+
+def test_missing_standard_dataset_says_where_to_put_it(tmp_path):
+    with pytest.raises(ZSSRError, match="put the 100 HR PNGs of bsd100"):
+        list_images("bsd100", root=str(tmp_path / "bsd100" / "HR"))
+
+
+def test_bicubic_only_evaluation_writes_metrics_summary_and_report(tmp_path):
+    cfg = eval_config(tmp_path, "methods=[bicubic]", "dataset.samples=[chelsea,coffee]", "scale=3")
+    summary = evaluation.evaluate(cfg)
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    assert [r["image"] for r in rows] == ["chelsea", "coffee"] and all(r["method"] == "bicubic" for r in rows)
+    assert summary["n_images"] == 2 and summary["methods"]["bicubic"]["psnr"] > 20
+    assert json.loads((tmp_path / "summary.json").read_text())["scale"] == 3.0
+    assert "| bicubic |" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "images" / "chelsea" / "chelsea_lr.png").is_file()
+
+
+def test_rerun_skips_finished_images_and_keeps_results(tmp_path, monkeypatch):
+    cfg = eval_config(tmp_path, "dataset.samples=[chelsea]", "degradation=random_kernel", "kernel=true",
+                      "inference.back_projection_iters=1", steps=5)
+    first = evaluation.evaluate(cfg)
+    before = (tmp_path / "metrics.csv").read_text()
+    assert (tmp_path / "images" / "chelsea" / "chelsea_kernel.mat").is_file()
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a finished image was recomputed")
+
+    monkeypatch.setattr(evaluation, "train", boom)
+    second = evaluation.evaluate(cfg)
+    assert (tmp_path / "metrics.csv").read_text() == before and second == first
+
+
+def test_estimated_kernel_is_a_clear_error_for_now(tmp_path):
+    with pytest.raises(ZSSRError, match="estimat"):
+        evaluation.evaluate(eval_config(tmp_path, "kernel=estimated"))
+
+
+@needs_data
+def test_standard_dataset_from_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSSR_DATA_DIR", str(DATA_DIR))
+    cfg = eval_config(tmp_path, "dataset=set5", "methods=[bicubic]")
+    summary = evaluation.evaluate(cfg)
+    assert summary["n_images"] == 5
+    assert summary["methods"]["bicubic"]["psnr"] == pytest.approx(33.66, abs=0.02)
+    assert summary["methods"]["bicubic"]["ssim"] == pytest.approx(0.9299, abs=0.001)
+    assert "33.66" in (tmp_path / "report.md").read_text()
