@@ -62,3 +62,10 @@ def test_tiny_run_succeeds_from_the_command_line(tmp_path):
     proc = train_py("input=skimage:camera", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "camera_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
+
+
+def test_evaluate_missing_dataset_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "dataset=set14", f"paths.data_dir={tmp_path}",
+                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: dataset 'set14'")

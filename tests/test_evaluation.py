@@ -77,3 +77,19 @@ def test_standard_dataset_from_data_dir(tmp_path, monkeypatch):
     assert summary["methods"]["bicubic"]["psnr"] == pytest.approx(33.66, abs=0.02)
     assert summary["methods"]["bicubic"]["ssim"] == pytest.approx(0.9299, abs=0.001)
     assert "33.66" in (tmp_path / "report.md").read_text()
+
+
+def test_shards_aggregate_into_one_table(tmp_path, capsys):
+    from zssr.aggregate import main as aggregate
+
+    for i in range(2):
+        evaluation.evaluate(eval_config(tmp_path / f"shard{i}", "methods=[bicubic]",
+                                        "dataset.samples=[astronaut,chelsea,coffee]", f"dataset.shard=[{i},2]"))
+    whole = evaluation.evaluate(eval_config(tmp_path / "whole", "methods=[bicubic]",
+                                            "dataset.samples=[astronaut,chelsea,coffee]"))
+    assert aggregate([str(tmp_path / "shard0"), str(tmp_path / "shard1"), "--out", str(tmp_path / "merged")]) == 0
+    merged = json.loads((tmp_path / "merged" / "aggregate.json").read_text())
+    assert len(merged) == 1 and merged[0]["n_images"] == 3
+    assert merged[0]["psnr"] == pytest.approx(whole["methods"]["bicubic"]["psnr"], abs=1e-5)
+    assert "| samples | bicubic | bicubic | 2 | bicubic | 3 |" in capsys.readouterr().out
+    assert aggregate([str(tmp_path / "nothing-here")]) == 1

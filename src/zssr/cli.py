@@ -31,6 +31,10 @@ def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
     """Run ``target`` (``module:function``, e.g. ``zssr.pipeline:train``) on ``cfg`` for an entry point."""
     module_name, function_name = target.split(":")
     quiet_libraries()
+    if cfg.get("threads"):  # e.g. 1 per job when a joblib launcher runs several jobs on a small CPU
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     try:
         function = getattr(importlib.import_module(module_name), function_name)
         return function(cfg)

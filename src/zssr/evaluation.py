@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
+from PIL import Image
 from tqdm import tqdm
 
 from zssr.datasets import ImageRef, list_images
@@ -168,7 +169,35 @@ def write_report(path: Path, summary: dict[str, Any], table: MetricsFile) -> Non
         top = max(abs(g) for _, g in gains) or 1.0
         for img, g in sorted(gains, key=lambda x: -x[1]):
             lines.append(f"| {img} | {g:+.2f} | {'#' * max(1, round(20 * abs(g) / top))} |")
+    crops = [side_by_side(path.parent / "images" / img, img) for img in sorted({r["image"] for r in table.rows})[:3]]
+    crops = [c for c in crops if c is not None]
+    if crops:
+        lines += ["", "## Centre crops: LR, bicubic, ZSSR, HR", ""]
+        lines += [f"![{c.stem}]({c.relative_to(path.parent).as_posix()})" for c in crops]
     path.write_text("\n".join(lines) + "\n")
+
+
+def side_by_side(image_dir: Path, name: str, size: int = 96) -> Path | None:
+    """One strip of the same centre crop of LR (pixel-repeated), bicubic, ZSSR and HR: ``<name>_crops.png``."""
+    files = [image_dir / f"{name}_lr.png", image_dir / f"{name}_bicubic.png",
+             image_dir / "zssr" / f"{name}_lr_zssr.png", image_dir / f"{name}_hr.png"]
+    if not all(f.is_file() for f in files[1:]):
+        return None
+    panels = [Image.open(f).convert("RGB") for f in files]
+    width, height = panels[-1].size
+    panels[0] = panels[0].resize((width, height), Image.Resampling.NEAREST)
+    left, top = max(0, (width - size) // 2), max(0, (height - size) // 2)
+    box = (left, top, min(width, left + size), min(height, top + size))
+    crops = [p.crop(box).resize((3 * (box[2] - box[0]), 3 * (box[3] - box[1])), Image.Resampling.NEAREST)
+             for p in panels]
+    strip = Image.new("RGB", (sum(c.width for c in crops) + 6 * (len(crops) - 1), crops[0].height), "white")
+    x = 0
+    for crop in crops:
+        strip.paste(crop, (x, 0))
+        x += crop.width + 6
+    path = image_dir / f"{name}_crops.png"
+    strip.save(path)
+    return path
 
 
 def _num(value: float | None, digits: int, signed: bool = False) -> str:
