@@ -93,3 +93,16 @@ def test_shards_aggregate_into_one_table(tmp_path, capsys):
     assert merged[0]["psnr"] == pytest.approx(whole["methods"]["bicubic"]["psnr"], abs=1e-5)
     assert "| samples | bicubic | bicubic | 2 | bicubic | 3 |" in capsys.readouterr().out
     assert aggregate([str(tmp_path / "nothing-here")]) == 1
+
+
+def test_wandb_dashboard_offline_one_run_with_panels_and_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = eval_config(tmp_path, "logger=wandb", "dataset.samples=[chelsea,coffee]",
+                      "inference.back_projection_iters=1", steps=5)
+    evaluation.evaluate(cfg)
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    assert len(list(runs[0].glob("files/media/images/crops_*.png"))) == 2
+    assert list(runs[0].glob("files/media/table/results_*.table.json"))
+    # training curves stay per image, in CSV
+    assert (tmp_path / "images" / "chelsea" / "zssr" / "csv" / "metrics.csv").is_file()

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from PIL import Image
 from tqdm import tqdm
 
+from zssr.dashboard import Dashboard
 from zssr.datasets import ImageRef, list_images
 from zssr.degradations import Degraded, degrade, image_seed
 from zssr.errors import ZSSRError
@@ -79,9 +80,10 @@ def _fmt(value: Any) -> str:
 
 def zssr_config(cfg: DictConfig, lr_path: Path, gt_path: Path | None, kernel_path: Path | None,
                 out_dir: Path) -> DictConfig:
-    """The train.py config for one image: the evaluate config's ZSSR groups plus this image's files."""
-    keys = ["paths", "data", "model", "callbacks", "logger", "trainer", "inference", "precision", "gradual_levels",
-            "seed", "scale"]
+    """The train.py config for one image: the evaluate config's ZSSR groups plus this image's files. Training curves
+    go to each image's CSV log; W&B gets one run per evaluate job (:mod:`zssr.dashboard`), not one per image."""
+    keys = ["paths", "data", "model", "callbacks", "trainer", "inference", "precision", "gradual_levels", "seed",
+            "scale"]
     one = OmegaConf.create({k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig)
                             else cfg[k] for k in keys})
     with open_dict(one):
@@ -90,6 +92,9 @@ def zssr_config(cfg: DictConfig, lr_path: Path, gt_path: Path | None, kernel_pat
         one.gt = str(gt_path) if gt_path else None
         one.kernel = str(kernel_path) if kernel_path else None
         one.task_name = "evaluate"
+        # unresolved, so ${paths.output_dir} lands in this image's folder
+        one.logger = {k: v for k, v in OmegaConf.to_container(cfg.get("logger") or {}, resolve=False).items()
+                      if k != "wandb"}
     return one
 
 
@@ -229,7 +234,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     todo = [r for r in refs if not table.done(r.name, methods)]
     if len(todo) < len(refs):
         log.info("resuming: %d of %d images already done", len(refs) - len(todo), len(refs))
-    for ref in tqdm(todo, desc=f"{ds.name} x{cfg.scale} {cfg.degradation.name}", unit="image", dynamic_ncols=True):
+    title = f"{ds.name}-{cfg.degradation.name}-kernel_{kernel_name(cfg.kernel)}-x{cfg.scale}"
+    dashboard = Dashboard(cfg, out_dir, title)
+    for index, ref in enumerate(tqdm(todo, desc=title, unit="image", dynamic_ncols=True)):
         image = ref.load()
         deg = None
         if has_gt:
@@ -237,8 +244,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                           image_seed(int(cfg.seed), ds.name, ref.name, cfg.degradation.name, scale[0]))
         image_dir = out_dir / "images" / ref.name
         image_dir.mkdir(parents=True, exist_ok=True)
-        table.add(run_methods(cfg, ref, image, deg, image_dir, scale))
+        rows = run_methods(cfg, ref, image, deg, image_dir, scale)
+        table.add(rows)
+        dashboard.log_image_rows(index, rows, side_by_side(image_dir, ref.name))
     summary = summarize(cfg, table, scale)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     write_report(out_dir / "report.md", summary, table)
+    dashboard.finish(summary, table.rows)
     return summary
