@@ -93,8 +93,8 @@ def zssr_config(cfg: DictConfig, lr_path: Path, gt_path: Path | None, kernel_pat
         one.kernel = str(kernel_path) if kernel_path else None
         one.task_name = "evaluate"
         # unresolved, so ${paths.output_dir} lands in this image's folder
-        one.logger = {k: v for k, v in OmegaConf.to_container(cfg.get("logger") or {}, resolve=False).items()
-                      if k != "wandb"}
+        loggers = OmegaConf.to_container(cfg.logger, resolve=False) if cfg.get("logger") else {}
+        one.logger = {k: v for k, v in loggers.items() if k != "wandb"}
     return one
 
 
