@@ -31,3 +31,15 @@ def test_shave_and_quantize():
     b2 = b.clone()
     b2[:, 4:-4, 4:-4] = a[:, 4:-4, 4:-4]
     assert psnr(a, b2, shave=4) == math.inf
+
+
+def test_grayscale_images_are_measured_on_their_own_channel():
+    from zssr.metrics import evaluate
+
+    torch.manual_seed(0)
+    a = torch.rand(1, 30, 30).expand(3, -1, -1)
+    b = (a + 0.02 * torch.randn(1, 30, 30)).clamp(0, 1)
+    gray = evaluate(a, b, 2, gray=True)["psnr"]
+    assert gray == pytest.approx(psnr(a[:1], b[:1], shave=2))
+    # as RGB the Y transform squeezes the range to [16, 235]: about 20*log10(255/219) = 1.32 dB higher
+    assert evaluate(a, b, 2)["psnr"] - gray == pytest.approx(1.32, abs=0.15)

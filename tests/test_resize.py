@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -52,21 +54,50 @@ def test_downscale_undoes_upscale_on_smooth_images():
     assert (downscale(imresize(x, 2), 2) - x)[..., 3:-3, 3:-3].abs().max() < 0.01
 
 
-@needs_data
-@pytest.mark.parametrize("scale,psnr_ref,ssim_ref", [(2, 33.66, 0.9299), (3, 30.39, 0.8682), (4, 28.42, 0.8104)])
-def test_set5_bicubic_baseline_matches_published(scale, psnr_ref, ssim_ref):
-    """MATLAB imresize + the Y-channel protocol reproduce the published Set5 bicubic numbers."""
+PUBLISHED_BICUBIC = {  # PSNR / SSIM on Y, shave = scale (the ZSSR paper's Table 1 baselines)
+    ("set5", 2): (33.66, 0.9299), ("set5", 3): (30.39, 0.8682), ("set5", 4): (28.42, 0.8104),
+    ("set14", 2): (30.24, 0.8688), ("set14", 3): (27.55, 0.7742), ("set14", 4): (26.00, 0.7027),
+    ("bsd100", 2): (29.56, 0.8431), ("bsd100", 3): (27.21, 0.7385), ("bsd100", 4): (25.96, 0.6675),
+}
+
+
+@functools.cache
+def bicubic_baseline(dataset: str, scale: int) -> tuple[float, float]:
     psnrs, ssims = [], []
-    for path in sorted((DATA_DIR / "set5/HR").glob("*.png")):
-        hr = load_image(path).rgb.double()
+    for path in sorted((DATA_DIR / dataset / "HR").glob("*.png")):
+        img = load_image(path)
+        hr = img.rgb.double()
         h, w = hr.shape[-2:]
         hr = hr[:, : h - h % scale, : w - w % scale]
         lr = (imresize(hr, 1 / scale) * 255).round().clamp(0, 255) / 255
-        m = evaluate(imresize(lr, scale), hr, scale)
+        m = evaluate(imresize(lr, scale), hr, scale, gray=img.gray)
         psnrs.append(m["psnr"])
         ssims.append(m["ssim"])
-    assert np.mean(psnrs) == pytest.approx(psnr_ref, abs=0.02)
-    assert np.mean(ssims) == pytest.approx(ssim_ref, abs=0.001)
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def _cells(known_ssim_gap: bool = False) -> list:
+    params = []
+    for d, s in PUBLISHED_BICUBIC:
+        marks = [pytest.mark.slow] if d == "bsd100" else []
+        if known_ssim_gap and d == "bsd100" and s in (3, 4):
+            marks.append(pytest.mark.xfail(strict=True, reason="BSD100 x3/x4 SSIM come out ~0.001 above the paper"))
+        params.append(pytest.param(d, s, marks=marks))
+    return params
+
+
+@needs_data
+@pytest.mark.parametrize("dataset,scale", _cells())
+def test_bicubic_psnr_matches_published(dataset, scale):
+    """MATLAB imresize + the Y-channel protocol reproduce the published bicubic PSNR (Set14's grayscale `bridge` is
+    measured on its own channel, as the MATLAB scripts do)."""
+    assert bicubic_baseline(dataset, scale)[0] == pytest.approx(PUBLISHED_BICUBIC[(dataset, scale)][0], abs=0.02)
+
+
+@needs_data
+@pytest.mark.parametrize("dataset,scale", _cells(known_ssim_gap=True))
+def test_bicubic_ssim_matches_published(dataset, scale):
+    assert bicubic_baseline(dataset, scale)[1] == pytest.approx(PUBLISHED_BICUBIC[(dataset, scale)][1], abs=0.001)
 
 
 def test_kernel_downscale_with_delta_kernel_is_subsampling():

@@ -118,7 +118,7 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
             save_image(image_dir / f"{ref.name}_bicubic.png", sr, like)
             row: dict[str, Any] = {"seconds": time.perf_counter() - t0, "iterations": 0}
             if gt is not None:
-                row.update(image_metrics(sr, gt, scale))
+                row.update(image_metrics(sr, gt, scale, gray=image.gray))
         elif method == "zssr":
             given = kernel_path if kernel_choice == "true" else None
             result = train(zssr_config(cfg, lr_path, gt_path, given, image_dir / "zssr"))
@@ -126,7 +126,7 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
         else:
             raise ZSSRError(f"unknown method '{method}' (choose from {', '.join(METHODS)})")
         row.update({"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_choice,
-                    "scale": "x".join(f"{s:g}" for s in sorted(set(scale))), "image": ref.name, "method": method})
+                    "scale": f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}", "image": ref.name, "method": method})
         rows.append(row)
     return rows
 

@@ -336,8 +336,9 @@ def write_outputs(cfg: DictConfig, job: Job, sr: torch.Tensor, info: dict[str, A
         "seed": cfg.get("seed"),
     }
     if job.gt is not None:
-        result.update(evaluate(sr, job.gt, job.scale))
-        result.update({f"{k}_bicubic": v for k, v in evaluate(bicubic, job.gt, job.scale).items()})
+        result.update(evaluate(sr, job.gt, job.scale, gray=image.gray))
+        base = evaluate(bicubic, job.gt, job.scale, gray=image.gray)
+        result.update({f"{k}_bicubic": v for k, v in base.items()})
         result.update({"gt": str(cfg.gt), "gt_cropped": job.gt_cropped})
         for logger in loggers:
             logger.log_metrics({f"test/{k}": v for k, v in result.items() if k.startswith(("psnr", "ssim"))},
