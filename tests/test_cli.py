@@ -69,3 +69,18 @@ def test_evaluate_missing_dataset_is_one_line(tmp_path):
                            f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: dataset 'set14'")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+def test_evaluate_multirun_with_launchers_gives_separate_jobs(tmp_path, launcher):
+    """Each job of a sweep gets its own dir and results; the aggregate command merges them."""
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "-m", f"hydra/launcher={launcher}",
+                           "methods=[bicubic]", "dataset.samples=[chelsea]", "scale=2,3", "threads=1",
+                           f"hydra.sweep.dir={sweep}"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "WANDB_MODE": "offline"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.parent.name for p in sweep.rglob("metrics.csv")) == ["0", "1"]
+    agg = subprocess.run([sys.executable, "-m", "zssr.aggregate", str(sweep)], capture_output=True, text=True)
+    assert agg.returncode == 0 and "| samples | bicubic | bicubic | 3 | bicubic | 1 |" in agg.stdout

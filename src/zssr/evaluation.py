@@ -110,6 +110,7 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
     if deg is not None and deg.kernel is not None:
         kernel_path = save_kernel(deg.kernel, image_dir / f"{ref.name}_kernel")[1]
     kernel_choice = kernel_name(cfg.kernel)
+    scale_label = f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}"
     rows = []
     for method in cfg.methods:
         t0 = time.perf_counter()
@@ -126,7 +127,7 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
         else:
             raise ZSSRError(f"unknown method '{method}' (choose from {', '.join(METHODS)})")
         row.update({"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_choice,
-                    "scale": f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}", "image": ref.name, "method": method})
+                    "scale": scale_label, "image": ref.name, "method": method})
         rows.append(row)
     return rows
 
