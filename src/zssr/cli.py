@@ -15,13 +15,11 @@ from omegaconf.errors import OmegaConfBaseException
 
 from zssr.errors import ZSSRError
 
-log = logging.getLogger("zssr")
-
 
 def quiet_libraries() -> None:
     """Silence chatter that says nothing to a ZSSR user (Lightning's tips about workers and hardware)."""
     for pattern in (".*does not have many workers.*", ".*IterableDataset.*__len__.*", ".*GPU available but not used.*",
-                    ".*Total length of `.*` across ranks is zero.*", ".*`training_step` returned `None`.*"):
+                    ".*Total length of `.*` across ranks is zero.*", ".*isinstance\\(treespec, LeafSpec\\).*"):
         warnings.filterwarnings("ignore", message=pattern)
     logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     logging.getLogger("pytorch_lightning.accelerators.cuda").setLevel(logging.WARNING)
