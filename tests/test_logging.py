@@ -44,3 +44,20 @@ def test_unreachable_wandb_does_not_kill_the_run(tmp_path, monkeypatch, recwarn)
     # W&B was really tried: it either gave up with our warning or kept a local run
     assert any("logger 'wandb' unavailable" in str(w.message) for w in recwarn) or (tmp_path / "wandb").is_dir()
     assert (tmp_path / "camera_zssr.png").is_file() and result["iterations"] == 10
+
+
+def test_psnr_against_ground_truth_is_logged_during_training(tmp_path):
+    from zssr.imageio import open_input, save_image
+    from zssr.resize import imresize
+
+    hr = open_input("skimage:chelsea")
+    save_image(tmp_path / "hr.png", hr.rgb[:, :96, :128], hr)
+    save_image(tmp_path / "lr.png", imresize(hr.rgb[:, :96, :128].double(), 0.5).float(), hr)
+    overrides = [o for o in tiny_overrides(100) if not o.startswith(("logger=", "callbacks="))]
+    result = train(compose_config([*overrides, f"input={tmp_path / 'lr.png'}", f"gt={tmp_path / 'hr.png'}",
+                                   "model.gt_every_n_steps=50"], output_dir=tmp_path / "run"))
+    rows = list(csv.DictReader(open(tmp_path / "run" / "csv" / "metrics.csv")))
+    values = [float(r["val/psnr_gt"]) for r in rows if r.get("val/psnr_gt")]
+    assert len(values) == 2
+    # a plain forward pass without ensemble or back-projection: close to the final result
+    assert abs(values[-1] - result["psnr"]) < 1.5

@@ -28,11 +28,13 @@ class ZSSRModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.gt_every_n_steps = gt_every_n_steps
-        self.gt_probe: tuple[torch.Tensor, torch.Tensor, int] | None = None  # (bicubic input, gt, shave)
+        self.gt_probe: tuple[torch.Tensor, torch.Tensor, int, bool] | None = None  # (bicubic input, gt, shave, gray)
 
-    def set_gt_probe(self, upsampled: torch.Tensor | None, gt: torch.Tensor | None, shave: int = 0) -> None:
-        """Also report PSNR against a ground truth (one plain forward pass, no ensemble) every few validations."""
-        self.gt_probe = None if gt is None else (upsampled, gt, shave)
+    def set_gt_probe(self, upsampled: torch.Tensor | None, gt: torch.Tensor | None, shave: int = 0,
+                     gray: bool = False) -> None:
+        """Also report PSNR against a ground truth (one plain forward pass, no ensemble) every few validations;
+        ``gray``: measure a grayscale image on its own channel, as the final metrics do."""
+        self.gt_probe = None if gt is None else (upsampled, gt, shave, gray)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.contiguous(memory_format=self.memory_format))
@@ -53,9 +55,10 @@ class ZSSRModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.gt_probe is None or self.trainer.sanity_checking or self.global_step % self.gt_every_n_steps:
             return
-        upsampled, gt, shave = self.gt_probe
-        out = forward_tiled(self, upsampled[None].to(self.device), margin=self.net.receptive_radius)[0]
-        self.log("val/psnr_gt", psnr(out.cpu().clamp(0, 1), gt, shave), batch_size=1)
+        upsampled, gt, shave, gray = self.gt_probe
+        out = forward_tiled(self, upsampled[None].to(self.device), margin=self.net.receptive_radius)[0].cpu()
+        channels = slice(0, 1) if gray else slice(None)
+        self.log("val/psnr_gt", psnr(out[channels].clamp(0, 1), gt[channels], shave), batch_size=1)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(params=self.net.parameters())

@@ -251,7 +251,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tup
                            flips=job.auto(cfg.data.flips))
         if final and job.gt is not None:
             bicubic = imresize(image.rgb, job.scale, out_shape=job.out_shape).clamp(0, 1)
-            module.set_gt_probe(bicubic, job.gt, shave_for(job.scale))
+            module.set_gt_probe(bicubic, job.gt, shave_for(job.scale), gray=image.gray)
         done = trainer.global_step
         trainer.fit_loop.epoch_loop.max_steps = done + max_steps
         trainer.should_stop = False
