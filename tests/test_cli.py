@@ -34,12 +34,15 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "missing gt": (["input=skimage:chelsea", "gt=nope.png"], "input image not found"),
         "bad precision": (["input=skimage:chelsea", "precision=fp8"], "precision must be one of"),
         "bad crop": (["input=skimage:chelsea", "data.crop_size=0"], "data.crop_size must be"),
+        "bad BP list": (["input=skimage:chelsea", "inference.back_projection_iters=[6,-1]"],
+                        "back_projection_iters must be integers"),
         "bad net": (["input=skimage:chelsea", "model.net.depth=1"], "depth must be at least 2"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel",
-                                  "NaN kernel", "missing gt", "bad precision", "bad crop", "bad net"])
+                                  "NaN kernel", "missing gt", "bad precision", "bad crop", "bad BP list",
+                                  "bad net"])
 def test_bad_input_one_line(tmp_path, case):
     args, message = bad_inputs(tmp_path)[case]
     proc = train_py(*args, tmp_path=tmp_path)

@@ -175,8 +175,9 @@ def write_report(path: Path, summary: dict[str, Any], table: MetricsFile) -> Non
         top = max(abs(g) for _, g in gains) or 1.0
         for img, g in sorted(gains, key=lambda x: -x[1]):
             lines.append(f"| {img} | {g:+.2f} | {'#' * max(1, round(20 * abs(g) / top))} |")
-    crops = [side_by_side(path.parent / "images" / img, img) for img in sorted({r["image"] for r in table.rows})[:3]]
-    crops = [c for c in crops if c is not None]
+    # the strips were made as each image finished (see evaluate); the report only links the first few
+    crops = [path.parent / "images" / img / f"{img}_crops.png" for img in sorted({r["image"] for r in table.rows})]
+    crops = [c for c in crops if c.is_file()][:3]
     if crops:
         lines += ["", "## Centre crops: LR, bicubic, ZSSR, HR", ""]
         lines += [f"![{c.stem}]({c.relative_to(path.parent).as_posix()})" for c in crops]
@@ -215,9 +216,10 @@ def _num(value: float | None, digits: int, signed: bool = False) -> str:
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the evaluation described by ``cfg``; return the summary."""
     scale = parse_scale(cfg.scale)
-    if kernel_name(cfg.kernel) not in KERNELS:
+    kernel = kernel_name(cfg.kernel)
+    if kernel not in KERNELS:
         raise ZSSRError(f"kernel must be one of {', '.join(KERNELS)}, got {cfg.kernel}")
-    if kernel_name(cfg.kernel) == "estimated":
+    if kernel == "estimated":
         raise ZSSRError("kernel=estimated needs the kernel estimator, which is not part of this version yet")
     unknown = [m for m in cfg.methods if m not in METHODS]
     if unknown:
@@ -235,7 +237,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     todo = [r for r in refs if not table.done(r.name, methods)]
     if len(todo) < len(refs):
         log.info("resuming: %d of %d images already done", len(refs) - len(todo), len(refs))
-    title = f"{ds.name}-{cfg.degradation.name}-kernel_{kernel_name(cfg.kernel)}-x{cfg.scale}"
+    title = f"{ds.name}-{cfg.degradation.name}-kernel_{kernel}-x{cfg.scale}"
     dashboard = Dashboard(cfg, out_dir, title)
     for index, ref in enumerate(tqdm(todo, desc=title, unit="image", dynamic_ncols=True)):
         image = ref.load()

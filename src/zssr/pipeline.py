@@ -199,7 +199,8 @@ def check_settings(cfg: DictConfig) -> None:
     min_scale = OmegaConf.select(cfg, "data.min_scale")
     if not isinstance(min_scale, (int, float)) or not 0 < min_scale <= 1:
         raise ZSSRError(f"data.min_scale must be in (0, 1], got {min_scale!r}")
-    for bp in per_step(cfg.inference.back_projection_iters, 1, "inference.back_projection_iters"):
+    bp_values = cfg.inference.back_projection_iters
+    for bp in bp_values if isinstance(bp_values, (ListConfig, list, tuple)) else [bp_values]:
         if not isinstance(bp, int) or bp < 0:
             raise ZSSRError(f"inference.back_projection_iters must be integers >= 0, got {bp!r}")
 
