@@ -34,6 +34,14 @@ def bsd_lr() -> torch.Tensor:
 
 
 @pytest.fixture(autouse=True)
+def _offline_downloads(monkeypatch, tmp_path_factory):
+    """Dataset downloads never reach the network in tests: they read from an empty local mirror unless a test
+    builds one."""
+    empty = tmp_path_factory.mktemp("no_mirror")
+    monkeypatch.setenv("ZSSR_DATA_MIRROR", empty.as_uri())
+
+
+@pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     yield

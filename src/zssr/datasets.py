@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zssr.download import download as fetch
 from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, load_image, load_skimage
 
@@ -33,12 +34,18 @@ class ImageRef:
 
 def list_images(name: str, root: str | None = None, samples: Sequence[str] | None = None,
                 names: Sequence[str] | None = None, count: int | None = None, shard: Sequence[int] | None = None,
-                seed: int = 0) -> list[ImageRef]:
-    """The images of a dataset after subsetting, in a stable (sorted) order."""
+                seed: int = 0, download: bool = False) -> list[ImageRef]:
+    """The images of a dataset after subsetting, in a stable (sorted) order.
+
+    With ``download``, a standard set missing from ``root`` (``<data_dir>/<name>/HR``) is fetched first
+    (:mod:`zssr.download`, checksummed); offline that fails with one line saying where to put the images.
+    """
     if samples:
         refs = [ImageRef(s, f"skimage:{s}") for s in samples]
     else:
         folder = Path(str(root))
+        if download and name in STANDARD_SIZES and not folder.is_dir():
+            fetch(name, folder.parent.parent)
         if not folder.is_dir():
             hint = (f"; put the {STANDARD_SIZES[name]} HR PNGs of {name} in {folder} or point ZSSR_DATA_DIR "
                     f"(paths.data_dir) at a folder holding {name}/HR/") if name in STANDARD_SIZES else ""

@@ -226,7 +226,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ZSSRError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
     ds = cfg.dataset
     refs = list_images(ds.name, ds.get("root"), ds.get("samples"), ds.get("names"), ds.get("count"),
-                       ds.get("shard"), seed=int(cfg.seed))
+                       ds.get("shard"), seed=int(cfg.seed), download=bool(ds.get("download", False)))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = MetricsFile(out_dir / "metrics.csv")
