@@ -4,6 +4,7 @@ import csv
 import json
 
 import pytest
+from PIL import Image
 
 import zssr.evaluation as evaluation
 from zssr.api import compose_config
@@ -104,5 +105,10 @@ def test_wandb_dashboard_offline_one_run_with_panels_and_table(tmp_path, monkeyp
     assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
     assert len(list(runs[0].glob("files/media/images/crops_*.png"))) == 2
     assert list(runs[0].glob("files/media/table/results_*.table.json"))
+    assert len(list(runs[0].glob("files/media/images/psnr_gain_*.png"))) == 1
+    report = (tmp_path / "report.md").read_text()
+    assert "![PSNR gain per image](psnr_gain.png)" in report and "| chelsea |" in report
+    with Image.open(tmp_path / "psnr_gain.png") as plot:
+        assert plot.width >= 400 and plot.height >= 300
     # training curves stay per image, in CSV
     assert (tmp_path / "images" / "chelsea" / "zssr" / "csv" / "metrics.csv").is_file()

@@ -28,6 +28,7 @@ class Dashboard:
 
     def __init__(self, cfg: DictConfig, out_dir: Path, name: str) -> None:
         self.run = None
+        self.out_dir = out_dir
         conf = (cfg.get("logger") or {}).get("wandb")
         if not conf:
             return
@@ -70,6 +71,9 @@ class Dashboard:
             if rows:
                 columns = list(rows[0])
                 self.run.log({"results": wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])})
+            plot = self.out_dir / "psnr_gain.png"
+            if plot.is_file():
+                self.run.log({"psnr_gain": wandb.Image(str(plot), caption="PSNR gain of ZSSR over bicubic per image")})
             for method, values in summary["methods"].items():
                 for key, value in values.items():
                     if value is not None:
