@@ -34,7 +34,7 @@ def test_son_maker_reproduces_lr_made_with_the_known_kernel():
     (np.ones((3, 3, 3)), "2-D"),
     (np.array([[np.nan, 1], [1, 1]]), "NaN"),
     (np.zeros((5, 5)), "positive mass"),
-    (np.array([[1.0, -1.0], [0.5, 0.5]]), "negative"),
+    (np.array([[1.0, -1.0], [0.5, 0.5]]), "negative weight"),
     (np.ones((100, 100)), "outside"),
 ])
 def test_malformed_kernels_are_rejected(bad, message):
@@ -58,3 +58,9 @@ def test_kernel_files_roundtrip_and_normalise(tmp_path):
     (tmp_path / "k.txt").write_text("1")
     with pytest.raises(ZSSRError, match="unsupported"):
         load_kernel(tmp_path / "k.txt")
+
+
+@needs_data
+def test_shipped_estimated_kernel_with_small_negative_lobes_loads():
+    k = load_kernel(EXAMPLES / "real_example" / "charlie_0.mat")
+    assert k.shape == (9, 9) and k.min() < 0 and abs(k.sum() - 1) < 1e-12
