@@ -64,9 +64,21 @@ def test_rerun_skips_finished_images_and_keeps_results(tmp_path, monkeypatch):
     assert (tmp_path / "metrics.csv").read_text() == before and second == first
 
 
-def test_estimated_kernel_is_a_clear_error_for_now(tmp_path):
-    with pytest.raises(ZSSRError, match="estimat"):
-        evaluation.evaluate(eval_config(tmp_path, "kernel=estimated"))
+def test_estimated_kernel_is_scored_against_the_true_one(tmp_path):
+    cfg = eval_config(tmp_path, "dataset.samples=[astronaut]", "degradation=random_kernel", "kernel=estimated",
+                      "estimator.max_steps=300", "inference.back_projection_iters=1", steps=5)
+    summary = evaluation.evaluate(cfg)
+    row = next(r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r["method"] == "zssr")
+    assert row["kernel"] == "estimated" and 0 < float(row["kernel_error"]) < 1 and float(row["estimation_seconds"]) > 0
+    zssr_dir = tmp_path / "images" / "astronaut" / "zssr"
+    result = json.loads((zssr_dir / "result.json").read_text())
+    assert result["kernel"] == "estimated" and result["kernel_estimation"]["iterations"] == 300
+    assert result["kernel_estimation"]["kernel_error"] < result["kernel_estimation"]["bicubic_kernel_error"]
+    for suffix in ("npy", "mat", "png"):
+        assert (zssr_dir / f"astronaut_lr_kernel_estimated.{suffix}").is_file()
+    assert "kernelgan/d" in (zssr_dir / "kernelgan" / "metrics.csv").read_text().splitlines()[0]
+    assert summary["methods"]["zssr"]["kernel_error"] == pytest.approx(float(row["kernel_error"]), abs=1e-6)
+    assert "Kernels estimated from each LR image" in (tmp_path / "report.md").read_text()
 
 
 @needs_data

@@ -34,7 +34,7 @@ from zssr.resize import imresize
 log = logging.getLogger(__name__)
 
 COLUMNS = ["dataset", "degradation", "kernel", "scale", "image", "method", "psnr", "ssim", "psnr_rgb", "seconds",
-           "iterations"]
+           "iterations", "kernel_error", "estimation_seconds"]
 METHODS = ("bicubic", "zssr")
 KERNELS = ("bicubic", "true", "estimated")
 
@@ -78,19 +78,20 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def zssr_config(cfg: DictConfig, lr_path: Path, gt_path: Path | None, kernel_path: Path | None,
-                out_dir: Path) -> DictConfig:
+def zssr_config(cfg: DictConfig, lr_path: Path, gt_path: Path | None, kernel: Path | str | None,
+                out_dir: Path, true_kernel: Path | None = None) -> DictConfig:
     """The train.py config for one image: the evaluate config's ZSSR groups plus this image's files. Training curves
     go to each image's CSV log; W&B gets one run per evaluate job (:mod:`zssr.dashboard`), not one per image."""
-    keys = ["paths", "data", "model", "callbacks", "trainer", "inference", "precision", "gradual_levels", "seed",
-            "scale"]
+    keys = ["paths", "data", "model", "callbacks", "trainer", "inference", "estimator", "precision", "gradual_levels",
+            "seed", "scale"]
     one = OmegaConf.create({k: OmegaConf.to_container(cfg[k], resolve=True) if isinstance(cfg[k], DictConfig)
                             else cfg[k] for k in keys})
     with open_dict(one):
         one.paths.output_dir = str(out_dir)
         one.input = str(lr_path)
         one.gt = str(gt_path) if gt_path else None
-        one.kernel = str(kernel_path) if kernel_path else None
+        one.kernel = str(kernel) if kernel else None  # a file, or "estimated"
+        one.true_kernel = str(true_kernel) if true_kernel else None
         one.task_name = "evaluate"
         # unresolved, so ${paths.output_dir} lands in this image's folder
         loggers = OmegaConf.to_container(cfg.logger, resolve=False) if cfg.get("logger") else {}
@@ -121,9 +122,13 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
             if gt is not None:
                 row.update(image_metrics(sr, gt, scale, gray=image.gray))
         elif method == "zssr":
-            given = kernel_path if kernel_choice == "true" else None
-            result = train(zssr_config(cfg, lr_path, gt_path, given, image_dir / "zssr"))
+            given = {"true": kernel_path, "estimated": "estimated"}.get(kernel_choice)
+            result = train(zssr_config(cfg, lr_path, gt_path, given, image_dir / "zssr", true_kernel=kernel_path))
             row = {k: result.get(k) for k in ("psnr", "ssim", "psnr_rgb", "seconds", "iterations")}
+            estimation = result.get("kernel_estimation")
+            if estimation:
+                row["kernel_error"] = estimation.get("kernel_error")
+                row["estimation_seconds"] = estimation.get("seconds")
         else:
             raise ZSSRError(f"unknown method '{method}' (choose from {', '.join(METHODS)})")
         row.update({"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_choice,
@@ -140,6 +145,9 @@ def summarize(cfg: DictConfig, table: MetricsFile, scale: tuple[float, float]) -
         entry = {"n": len(sel), "seconds": _mean(sel, "seconds"), "iterations": _mean(sel, "iterations")}
         for key in ("psnr", "ssim", "psnr_rgb"):
             entry[key] = _mean(sel, key)
+        for key in ("kernel_error", "estimation_seconds"):  # kernel=estimated only
+            if _mean(sel, key) is not None:
+                entry[key] = _mean(sel, key)
         methods[method] = entry
     return {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
             "scale": scale[0] if scale[0] == scale[1] else list(scale), "n_images": len(images), "methods": methods}
@@ -157,6 +165,7 @@ def write_report(path: Path, summary: dict[str, Any], table: MetricsFile) -> Non
              "| method | PSNR | SSIM | paper PSNR | paper SSIM | delta PSNR | seconds | iterations |",
              "|---|---|---|---|---|---|---|---|"]
     scale = summary["scale"]
+    notes: list[str] = []
     for method, m in summary["methods"].items():
         paper = paper_value(summary["dataset"], summary["degradation"], scale if isinstance(scale, float) else 0,
                             method, summary["kernel"])
@@ -165,6 +174,13 @@ def write_report(path: Path, summary: dict[str, Any], table: MetricsFile) -> Non
                  _num(psnr - paper[0] if paper and psnr is not None else None, 2, signed=True),
                  _num(m.get("seconds"), 1), _num(m.get("iterations"), 0)]
         lines.append("| " + " | ".join(cells) + " |")
+        if m.get("kernel_error") is not None or m.get("estimation_seconds") is not None:
+            notes.append(f"Kernels estimated from each LR image ({method}): mean relative error "
+                         f"{_num(m.get('kernel_error'), 3) or 'n/a (no true kernel)'} against the true kernel (L2, "
+                         f"centres aligned), {_num(m.get('estimation_seconds'), 1)} s per image on top of the seconds "
+                         "above.")
+    if notes:
+        lines += ["", *notes]
     by_image: dict[str, dict[str, float]] = {}
     for r in table.rows:
         if r.get("psnr"):
@@ -243,8 +259,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     kernel = kernel_name(cfg.kernel)
     if kernel not in KERNELS:
         raise ZSSRError(f"kernel must be one of {', '.join(KERNELS)}, got {cfg.kernel}")
-    if kernel == "estimated":
-        raise ZSSRError("kernel=estimated needs the kernel estimator, which is not part of this version yet")
     unknown = [m for m in cfg.methods if m not in METHODS]
     if unknown:
         raise ZSSRError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")

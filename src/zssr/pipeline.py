@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
@@ -25,7 +26,7 @@ from zssr.data import Father
 from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, load_image, open_input, save_image
 from zssr.inference import super_resolve
-from zssr.kernels import as_tensor, load_kernel
+from zssr.kernels import as_tensor, load_kernel, save_kernel
 from zssr.metrics import evaluate, shave_for
 from zssr.resize import imresize, output_shape
 
@@ -170,6 +171,8 @@ class Job:
     precision: str
     schedule: list[tuple[float, float]]
     bp_iters: list[int]
+    estimate: bool = False  # kernel=estimated: learn the kernel from the input before training
+    true_kernel: np.ndarray | None = None  # only to score an estimated kernel
 
     def auto(self, value: Any) -> bool:
         """Resolve an ``auto`` flip/turn switch: on for bicubic, off with a given (possibly asymmetric) kernel."""
@@ -212,16 +215,19 @@ def prepare(cfg: DictConfig) -> Job:
     scale = parse_scale(cfg.scale)
     image = open_input(cfg.input)
     check_size(image, scale)
-    kernel = as_tensor(load_kernel(cfg.kernel)) if cfg.get("kernel") else None
+    estimate = str(cfg.get("kernel")) == "estimated"
+    kernel = as_tensor(load_kernel(cfg.kernel)) if cfg.get("kernel") and not estimate else None
+    true_kernel = load_kernel(cfg.true_kernel) if cfg.get("true_kernel") else None
     out_shape = output_shape(image.size, scale)
     gt, gt_cropped = match_gt(load_image(cfg.gt), out_shape, scale) if cfg.get("gt") else (None, False)
     schedule = gradual_schedule(scale, int(cfg.get("gradual_levels") or 0))
-    if kernel is not None and len(schedule) > 1:
+    if (kernel is not None or estimate) and len(schedule) > 1:
         log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
     bp_iters = [int(v) for v in per_step(cfg.inference.back_projection_iters, len(schedule),
                                          "inference.back_projection_iters")]
     precision = resolve_precision(str(cfg.precision), cfg.trainer.get("accelerator", "auto"))
-    return Job(image, scale, kernel, gt, gt_cropped, out_dir, out_shape, precision, schedule, bp_iters)
+    return Job(image, scale, kernel, gt, gt_cropped, out_dir, out_shape, precision, schedule, bp_iters, estimate,
+               true_kernel)
 
 
 def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
@@ -276,6 +282,41 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tup
     return sr, {"steps": steps, "device": str(module.device), **timing}
 
 
+def estimate_for_job(cfg: DictConfig, job: Job, loggers: list) -> dict[str, Any]:
+    """kernel=estimated: learn the input's kernel (:mod:`zssr.kernelgan`), save it as ``<stem>_kernel_estimated``
+    (``.npy``, ``.mat`` and a picture, beside the true kernel when given) and make it the job's kernel. An image the
+    estimator cannot learn from keeps the bicubic kernel, with a warning."""
+    from pytorch_lightning.loggers import CSVLogger, WandbLogger
+
+    from zssr.kernelgan import bicubic_kernel, estimate_kernel, kernel_error, kernel_figure
+
+    own = [CSVLogger(str(job.out_dir), name="kernelgan", version="")]
+    own += [logger for logger in loggers if isinstance(logger, WandbLogger)]  # same run, kernelgan/* keys
+    est = estimate_kernel(job.image.rgb, job.scale, cfg.estimator, loggers=own,
+                          progress=bool(cfg.trainer.get("enable_progress_bar", True)), seed=int(cfg.get("seed") or 0))
+    info: dict[str, Any] = {"seconds": round(est.seconds, 3), "iterations": est.iterations,
+                            "fallback": est.fallback_reason}
+    if est.kernel is None:
+        return info
+    stem = job.out_dir / f"{job.image.name}_kernel_estimated"
+    npy, mat = save_kernel(est.kernel, stem)
+    info.update({"kernel_file": str(mat), "kernel_size": list(est.kernel.shape)})
+    if job.true_kernel is not None:
+        info["kernel_error"] = round(kernel_error(est.kernel, job.true_kernel), 4)
+        if job.scale[0] == job.scale[1] and float(job.scale[0]).is_integer():  # for reference
+            info["bicubic_kernel_error"] = round(kernel_error(bicubic_kernel(int(job.scale[0])), job.true_kernel), 4)
+    try:
+        kernel_figure(stem.with_suffix(".png"), est.kernel, job.true_kernel,
+                      title=f"{job.image.name} x{job.scale[0]:g}" + (f", error {info['kernel_error']:.3f}"
+                                                                     if "kernel_error" in info else ""))
+    except Exception as exc:  # a picture must never cost the result
+        warnings.warn(f"could not draw the kernel picture: {exc}", stacklevel=2)
+    job.kernel = as_tensor(est.kernel)
+    log.info("estimated kernel %s in %.1f s%s", npy.name, est.seconds,
+             f", error {info['kernel_error']:.3f} vs the true kernel" if "kernel_error" in info else "")
+    return info
+
+
 def close_loggers(loggers: list, status: str) -> None:
     from pytorch_lightning.loggers import WandbLogger
 
@@ -298,8 +339,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = make_loggers(cfg)
     status = "failed"
     try:
+        estimation = estimate_for_job(cfg, job, loggers) if job.estimate else None
         trainer = make_trainer(cfg, job, loggers)
         sr, info = fit_and_super_resolve(cfg, job, trainer)
+        if estimation is not None:
+            info["kernel_estimation"] = estimation
         result = write_outputs(cfg, job, sr, info, loggers, trainer.global_step)
         result["total_seconds"] = round(time.perf_counter() - started, 3)
         (job.out_dir / "result.json").write_text(json.dumps(result, indent=2))
@@ -323,7 +367,7 @@ def write_outputs(cfg: DictConfig, job: Job, sr: torch.Tensor, info: dict[str, A
         "input": str(cfg.input),
         "output": str(output_path),
         "scale": list(job.scale),
-        "kernel": str(cfg.kernel) if job.kernel is not None else "bicubic",
+        "kernel": ("estimated" if job.estimate else str(cfg.kernel)) if job.kernel is not None else "bicubic",
         "iterations": sum(s["iterations"] for s in steps),
         "seconds": round(info["train_seconds"] + info["inference_seconds"], 3),
         "train_seconds": round(info["train_seconds"], 3),
@@ -336,6 +380,8 @@ def write_outputs(cfg: DictConfig, job: Job, sr: torch.Tensor, info: dict[str, A
         "steps": steps,
         "seed": cfg.get("seed"),
     }
+    if "kernel_estimation" in info:
+        result["kernel_estimation"] = info["kernel_estimation"]
     if job.gt is not None:
         result.update(evaluate(sr, job.gt, job.scale, gray=image.gray))
         base = evaluate(bicubic, job.gt, job.scale, gray=image.gray)

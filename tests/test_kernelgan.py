@@ -1,0 +1,105 @@
+"""Kernel estimation (kernel=estimated): the generator is the kernel it claims, the kernel conventions agree with the
+down-model, and the GAN recovers a known kernel from an LR image far better than assuming bicubic."""
+
+import numpy as np
+import pytest
+import torch
+
+from zssr.degradations import gaussian_kernel
+from zssr.imageio import open_input
+from zssr.kernelgan import (
+    DeepLinearGenerator,
+    analytic_x4,
+    bicubic_kernel,
+    estimate_kernel,
+    for_scale,
+    kernel_error,
+    recentre,
+    wanted_centre,
+)
+from zssr.resize import imresize, kernel_downscale
+
+QUICK = {"crop_size": 64, "max_steps": 400, "precision": "32-true", "keep": 40, "accelerator": "cpu", "threads": 1,
+         "module": {}}
+
+
+def com(k):
+    yy, xx = np.mgrid[0:k.shape[0], 0:k.shape[1]]
+    return np.array([(k * yy).sum(), (k * xx).sum()]) / k.sum()
+
+
+def test_generator_is_one_convolution_with_its_kernel():
+    torch.manual_seed(0)
+    g = DeepLinearGenerator()
+    for layer in g.layers:  # larger weights than the init, so the check is not near zero
+        torch.nn.init.normal_(layer.weight, std=0.3)
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    g = g.double()
+    assert g.kernel().shape == (13, 13)
+    fast, slow = g(x), g.forward_layers(x)
+    assert fast.shape == slow.shape == (2, 3, 26, 26)
+    assert torch.allclose(fast, slow, rtol=1e-9, atol=1e-9 * slow.abs().max().item())
+
+
+def test_bicubic_kernel_is_matlab_imresize_in_this_convention():
+    x = torch.rand(3, 60, 64, dtype=torch.float64)
+    by_kernel = kernel_downscale(x, torch.as_tensor(bicubic_kernel(2)), 2)
+    by_imresize = imresize(x, 0.5)
+    assert torch.allclose(by_kernel[:, 3:-3, 3:-3], by_imresize[:, 3:-3, 3:-3], atol=1e-12)
+    assert np.allclose(com(bicubic_kernel(2)), wanted_centre(9, 2))
+
+
+def test_analytic_x4_equals_downscaling_twice_by_2():
+    k2 = np.zeros((13, 13))
+    k2[3:10, 3:10] = gaussian_kernel(2, np.random.default_rng(3), size=7)
+    k2 = recentre(k2, (2.0, 2.0))
+    x = torch.rand(3, 96, 96, dtype=torch.float64)
+    twice = kernel_downscale(kernel_downscale(x, torch.as_tensor(k2), 2), torch.as_tensor(k2), 2)
+    k4 = analytic_x4(k2)
+    once = kernel_downscale(x, torch.as_tensor(k4), 4)
+    assert torch.allclose(twice[:, 6:-6, 6:-6], once[:, 6:-6, 6:-6], atol=1e-9)
+    assert np.allclose(com(k4), wanted_centre(k4.shape[0], 4), atol=1e-6)
+
+
+def test_recentre_and_other_scales_follow_the_convention():
+    k = np.zeros((13, 13))
+    k[1:10, 3:12] = gaussian_kernel(2, np.random.default_rng(1), size=9)  # a smooth kernel, off centre
+    for scale in [(2.0, 2.0), (3.0, 3.0), (2.5, 1.5)]:
+        out = recentre(k, scale) if scale == (2.0, 2.0) else for_scale(recentre(k, (2.0, 2.0)), scale)
+        assert out.shape[0] == out.shape[1] and out.shape[0] % 2 == 1 and abs(out.sum() - 1) < 1e-9
+        assert np.allclose(com(out), [wanted_centre(out.shape[0], s) for s in scale], atol=0.05)
+    assert kernel_error(recentre(k, (2.0, 2.0)), k / k.sum()) < 0.05  # shifting does not change the shape
+
+
+def test_kernel_error_ignores_shift_but_not_shape():
+    rng = np.random.default_rng(0)
+    k = gaussian_kernel(2, rng)
+    assert kernel_error(k, k) < 1e-9
+    assert kernel_error(np.pad(k, ((2, 0), (0, 3))), k) < 1e-4
+    assert kernel_error(gaussian_kernel(2, rng), k) > 0.1
+
+
+@pytest.fixture(scope="module")
+def blurred_photo():
+    """An LR photo made with a known anisotropic kernel (the paper's Table 2 model)."""
+    hr = open_input("skimage:astronaut").rgb[:, :384, :384].double()
+    kernel = gaussian_kernel(2, np.random.default_rng(7))
+    lr = (kernel_downscale(hr, torch.as_tensor(kernel), 2).clamp(0, 1) * 255).round() / 255
+    return lr.float(), kernel
+
+
+def test_gan_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
+    torch.set_num_threads(1)  # many tiny convolutions: one thread is as fast and never oversubscribes
+    est = estimate_kernel(lr, (2.0, 2.0), QUICK, seed=0)
+    assert est.iterations == 400 and est.kernel.shape[0] % 2 == 1
+    assert np.allclose(com(est.kernel), wanted_centre(est.kernel.shape[0], 2), atol=0.05)
+    err, base = kernel_error(est.kernel, truth), kernel_error(bicubic_kernel(2), truth)
+    assert err < 0.6 * base, (err, base)
+
+
+@pytest.mark.parametrize("image, why", [(torch.full((3, 120, 120), 0.5), "flat"),
+                                        (torch.rand(3, 40, 50), "smaller than")])
+def test_unusable_images_fall_back_to_bicubic_with_a_warning(image, why):
+    with pytest.warns(UserWarning, match=why):
+        est = estimate_kernel(image, (2.0, 2.0), QUICK)
+    assert est.kernel is None and why in est.fallback_reason
