@@ -440,13 +440,13 @@ def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, get: An
 
 
 def kernel_figure(path, estimate: np.ndarray, truth: np.ndarray | None = None, title: str = "") -> None:
-    """A picture of the estimated kernel, beside the true one when it is known."""
+    """A picture of the estimated kernel, beside the reference (the true kernel, or another estimate) when given."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("estimated", estimate)] + ([("true", truth)] if truth is not None else [])
+    panels = [("estimated", estimate)] + ([("reference", truth)] if truth is not None else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2), layout="constrained", squeeze=False)
     for ax, (name, k) in zip(axes[0], panels, strict=True):
         ax.imshow(k, cmap="viridis", interpolation="nearest")

@@ -1,0 +1,73 @@
+"""Accuracy and time of kernel estimation (``kernel=estimated``) on BSD100 images with the paper's random kernels.
+
+    python benchmarks/kernel_estimation.py --images 8 [--steps 3000] [--keep 40] [--threads 1]
+
+Each image is degraded exactly as ``evaluate.py dataset=bsd100 degradation=random_kernel`` does (same seeds), its
+kernel estimated from the LR image alone, and scored with :func:`zssr.kernelgan.kernel_error` (relative L2 after
+aligning centres) next to the error of assuming the bicubic kernel. Prints a table and writes JSON to
+``benchmarks/results/kernel_estimation.json``. Needs the benchmark images (``ZSSR_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zssr.api import compose_config
+from zssr.datasets import list_images
+from zssr.degradations import degrade, image_seed
+from zssr.kernelgan import bicubic_kernel, estimate_kernel, kernel_error
+
+DATA = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=8, help="seeded random BSD100 subset of this many images")
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--steps", type=int, default=None, help="GAN iterations (default: the config's)")
+    parser.add_argument("--keep", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if not (DATA / "bsd100" / "HR").is_dir():
+        print(f"error: BSD100 not found under {DATA} (set ZSSR_DATA_DIR)", file=sys.stderr)
+        return 1
+    overrides = [f"estimator.{k}={v}" for k, v in (("max_steps", args.steps), ("keep", args.keep),
+                                                    ("threads", args.threads)) if v is not None]
+    cfg = compose_config(overrides, config_name="evaluate").estimator
+    refs = list_images("bsd100", root=str(DATA / "bsd100" / "HR"), count=args.images, seed=args.seed)
+    rows = []
+    print(f"{'image':>8} {'estimated':>10} {'bicubic':>8} {'seconds':>8}")
+    for ref in refs:
+        image = ref.load()
+        deg = degrade(image.rgb, 2, "random_kernel", image_seed(args.seed, "bsd100", ref.name, "random_kernel", 2))
+        est = estimate_kernel(deg.lr, (2.0, 2.0), cfg, seed=args.seed)
+        row = {"image": ref.name, "bicubic_error": kernel_error(bicubic_kernel(2), deg.kernel),
+               "estimated_error": kernel_error(est.kernel, deg.kernel) if est.kernel is not None else None,
+               "seconds": est.seconds, "iterations": est.iterations, "fallback": est.fallback_reason}
+        rows.append(row)
+        print(f"{ref.name:>8} {row['estimated_error'] or float('nan'):10.3f} {row['bicubic_error']:8.3f} "
+              f"{row['seconds']:8.1f}", flush=True)
+    errors = [r["estimated_error"] for r in rows if r["estimated_error"] is not None]
+    summary = {"images": len(rows), "mean_estimated_error": float(np.mean(errors)) if errors else None,
+               "mean_bicubic_error": float(np.mean([r["bicubic_error"] for r in rows])),
+               "median_seconds": statistics.median(r["seconds"] for r in rows), "fallbacks": len(rows) - len(errors),
+               "torch_threads": torch.get_num_threads(), "settings": {k: cfg[k] for k in ("max_steps", "keep")}}
+    print(f"{'mean':>8} {summary['mean_estimated_error'] or float('nan'):10.3f} {summary['mean_bicubic_error']:8.3f} "
+          f"{summary['median_seconds']:8.1f} (median)")
+    out = Path(__file__).resolve().parent / "results" / "kernel_estimation.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
