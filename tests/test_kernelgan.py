@@ -1,10 +1,14 @@
 """Kernel estimation (kernel=estimated): the generator is the kernel it claims, the kernel conventions agree with the
 down-model, and the GAN recovers a known kernel from an LR image far better than assuming bicubic."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from zssr.api import compose_config
 from zssr.degradations import gaussian_kernel
 from zssr.imageio import open_input
 from zssr.kernelgan import (
@@ -17,7 +21,10 @@ from zssr.kernelgan import (
     recentre,
     wanted_centre,
 )
+from zssr.pipeline import train
 from zssr.resize import imresize, kernel_downscale
+
+from conftest import tiny_overrides
 
 QUICK = {"crop_size": 64, "max_steps": 400, "precision": "32-true", "keep": 40, "accelerator": "cpu", "threads": 1,
          "module": {}}
@@ -103,3 +110,26 @@ def test_unusable_images_fall_back_to_bicubic_with_a_warning(image, why):
     with pytest.warns(UserWarning, match=why):
         est = estimate_kernel(image, (2.0, 2.0), QUICK)
     assert est.kernel is None and why in est.fallback_reason
+
+
+@pytest.mark.parametrize("scale, side", [("4", 37), ("2.5", None)])  # x4: 3n - 2 - 2 (n // 2) for n = 19
+def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side):
+    cfg = compose_config([*tiny_overrides(5), "input=skimage:astronaut", f"scale={scale}", "kernel=estimated",
+                          "estimator.max_steps=600", "inference.back_projection_iters=1"], output_dir=tmp_path)
+    result = train(cfg)
+    s = float(scale)
+    assert result["kernel"] == "estimated" and result["output_size"] == [math.ceil(512 * s)] * 2
+    kernel = np.load(tmp_path / "astronaut_kernel_estimated.npy")
+    assert kernel.shape[0] == kernel.shape[1] and (side is None or kernel.shape[0] == side)
+    assert np.allclose(com(kernel), wanted_centre(kernel.shape[0], s), atol=0.05)
+    assert (tmp_path / "astronaut_kernel_estimated.png").is_file()
+
+
+def test_train_on_a_tiny_image_falls_back_to_bicubic(tmp_path):
+    Image.fromarray((np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)).save(tmp_path / "t.png")
+    cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 't.png'}", "kernel=estimated"],
+                         output_dir=tmp_path / "run")
+    with pytest.warns(UserWarning, match="kernel estimation skipped.*smaller than"):
+        result = train(cfg)
+    assert result["kernel"] == "bicubic" and "smaller than" in result["kernel_estimation"]["fallback"]
+    assert (tmp_path / "run" / "t_zssr.png").is_file()

@@ -160,7 +160,9 @@ def _mean(rows: list[dict[str, str]], key: str) -> float | None:
 
 def write_report(path: Path, summary: dict[str, Any], table: MetricsFile) -> None:
     """``report.md``: the means with the paper's numbers and deltas, and per-image gains over bicubic."""
-    lines = [f"# ZSSR evaluation: {summary['dataset']}, {summary['degradation']} degradation, x{summary['scale']}, "
+    scale = summary["scale"]
+    scale_text = f"{scale:g}" if isinstance(scale, float) else "x".join(map(str, scale))
+    lines = [f"# ZSSR evaluation: {summary['dataset']}, {summary['degradation']} degradation, x{scale_text}, "
              f"kernel given to ZSSR: {summary['kernel']}", "", f"{summary['n_images']} images.", "",
              "| method | PSNR | SSIM | paper PSNR | paper SSIM | delta PSNR | seconds | iterations |",
              "|---|---|---|---|---|---|---|---|"]
@@ -189,7 +191,7 @@ def write_report(path: Path, summary: dict[str, Any], table: MetricsFile) -> Non
     if gains:
         gains.sort(key=lambda x: -x[1])
         plot = gain_plot(path.parent / "psnr_gain.png", gains,
-                         f"{summary['dataset']}, {summary['degradation']}, x{scale}, kernel {summary['kernel']}")
+                         f"{summary['dataset']}, {summary['degradation']}, x{scale_text}, kernel {summary['kernel']}")
         lines += ["", "## PSNR gain of ZSSR over bicubic per image", "", f"![PSNR gain per image]({plot.name})", "",
                   "| image | gain (dB) |", "|---|---|"]
         lines += [f"| {img} | {g:+.2f} |" for img, g in gains]
