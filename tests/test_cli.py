@@ -87,3 +87,15 @@ def test_evaluate_multirun_with_launchers_gives_separate_jobs(tmp_path, launcher
     assert sorted(p.parent.name for p in sweep.rglob("metrics.csv")) == ["0", "1"]
     agg = subprocess.run([sys.executable, "-m", "zssr.aggregate", str(sweep)], capture_output=True, text=True)
     assert agg.returncode == 0 and "| samples | bicubic | bicubic | 3 | bicubic | 1 |" in agg.stdout
+
+
+def test_parallel_joblib_jobs_share_the_cores():
+    from zssr.cli import job_threads
+
+    joblib = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 4}
+    assert job_threads(None, cpus=16, launcher=joblib) == 4
+    assert job_threads(None, cpus=2, launcher={**joblib, "n_jobs": -1}) == 1
+    assert job_threads(None, cpus=2, launcher={**joblib, "n_jobs": 8}) == 1
+    assert job_threads(3, cpus=16, launcher=joblib) == 3  # an explicit setting wins
+    assert job_threads(None, cpus=16, launcher={"_target_": "hydra._internal.core_plugins.basic_launcher"}) is None
+    assert job_threads(None) is None  # not under Hydra

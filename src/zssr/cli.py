@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import warnings
 from typing import Any
@@ -25,14 +26,37 @@ def quiet_libraries() -> None:
     logging.getLogger("pytorch_lightning.accelerators.cuda").setLevel(logging.WARNING)
 
 
+def job_threads(requested: Any, cpus: int | None = None, launcher: Any = None) -> int | None:
+    """Torch threads for this job: ``threads`` when set; under the joblib launcher with ``n_jobs`` parallel jobs,
+    an even share of the cores (so parallel jobs never oversubscribe the CPU, which slows small convolutions many
+    times over); otherwise None (torch's default, all cores)."""
+    if requested:
+        return int(requested)
+    if launcher is None:
+        try:
+            from hydra.core.hydra_config import HydraConfig
+
+            launcher = HydraConfig.get().launcher if HydraConfig.initialized() else None
+        except Exception:  # not under Hydra (tests, notebooks)
+            launcher = None
+    if not launcher or "joblib" not in str(launcher.get("_target_", "")).lower():
+        return None
+    cpus = cpus or os.cpu_count() or 1
+    n_jobs = int(launcher.get("n_jobs") or -1)
+    n_jobs = cpus if n_jobs < 0 else n_jobs  # joblib: -1 = one job per core
+    return max(1, cpus // max(1, n_jobs))
+
+
 def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
     """Run ``target`` (``module:function``, e.g. ``zssr.pipeline:train``) on ``cfg`` for an entry point."""
     module_name, function_name = target.split(":")
     quiet_libraries()
-    if cfg.get("threads"):  # e.g. 1 per job when a joblib launcher runs several jobs on a small CPU
+    threads = job_threads(cfg.get("threads"))
+    if threads:
         import torch
 
-        torch.set_num_threads(int(cfg.threads))
+        torch.set_num_threads(threads)
+        logging.getLogger(__name__).info("torch threads for this job: %d", threads)
     try:
         function = getattr(importlib.import_module(module_name), function_name)
         return function(cfg)
