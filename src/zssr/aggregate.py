@@ -41,7 +41,7 @@ def table(rows: list[dict[str, str]]) -> list[dict[str, object]]:
         sel = groups[key]
         entry: dict[str, object] = dict(zip(KEY, key, strict=True))
         entry["n_images"] = len(sel)
-        for metric in ("psnr", "ssim", "seconds", "iterations"):
+        for metric in ("psnr", "ssim", "seconds", "iterations", "kernel_error", "estimation_seconds"):
             values = [float(r[metric]) for r in sel if r.get(metric)]
             entry[metric] = float(np.mean(values)) if values else None
         scale = float(entry["scale"]) if str(entry["scale"]).replace(".", "", 1).isdigit() else 0
@@ -53,14 +53,15 @@ def table(rows: list[dict[str, str]]) -> list[dict[str, object]]:
 
 
 def markdown(entries: list[dict[str, object]]) -> str:
-    head = "| dataset | degradation | kernel | scale | method | images | PSNR | SSIM | paper | delta | seconds |"
+    head = ("| dataset | degradation | kernel | scale | method | images | PSNR | SSIM | paper | delta | seconds | "
+            "kernel error |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for e in entries:
         psnr, paper = e["psnr"], e["paper_psnr"]
         delta = f"{psnr - paper:+.2f}" if psnr is not None and paper is not None else ""
         lines.append(f"| {e['dataset']} | {e['degradation']} | {e['kernel']} | {e['scale']} | {e['method']} | "
                      f"{e['n_images']} | {_f(psnr, 2)} | {_f(e['ssim'], 4)} | {_f(paper, 2)} | {delta} | "
-                     f"{_f(e['seconds'], 1)} |")
+                     f"{_f(e['seconds'], 1)} | {_f(e['kernel_error'], 3)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.dirs[0]
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "aggregate.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        columns = list(dict.fromkeys(k for row in rows for k in row))  # files from older versions lack columns
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)
     (out / "aggregate.json").write_text(json.dumps(entries, indent=2))
