@@ -313,7 +313,7 @@ def estimate_for_job(cfg: DictConfig, job: Job, loggers: list) -> dict[str, Any]
         warnings.warn(f"could not draw the kernel picture: {exc}", stacklevel=2)
     job.kernel = as_tensor(est.kernel)
     log.info("estimated kernel %s in %.1f s%s", npy.name, est.seconds,
-             f", error {info['kernel_error']:.3f} vs the true kernel" if "kernel_error" in info else "")
+             f", error {info['kernel_error']:.3f} against true_kernel" if "kernel_error" in info else "")
     return info
 
 
