@@ -47,7 +47,8 @@ def main() -> int:
     print(f"{'image':>8} {'estimated':>10} {'bicubic':>8} {'seconds':>8}")
     for ref in refs:
         image = ref.load()
-        deg = degrade(image.rgb, 2, "random_kernel", image_seed(args.seed, "bsd100", ref.name, "random_kernel", 2))
+        seed = image_seed(args.seed, "bsd100", ref.name, "random_kernel", 2.0)  # exactly as evaluate.py seeds it
+        deg = degrade(image.rgb, 2, "random_kernel", seed)
         est = estimate_kernel(deg.lr, (2.0, 2.0), cfg, seed=args.seed)
         row = {"image": ref.name, "bicubic_error": kernel_error(bicubic_kernel(2), deg.kernel),
                "estimated_error": kernel_error(est.kernel, deg.kernel) if est.kernel is not None else None,
