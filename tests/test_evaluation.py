@@ -100,6 +100,10 @@ def test_shards_aggregate_into_one_table(tmp_path, capsys):
                                         "dataset.samples=[astronaut,chelsea,coffee]", f"dataset.shard=[{i},2]"))
     whole = evaluation.evaluate(eval_config(tmp_path / "whole", "methods=[bicubic]",
                                             "dataset.samples=[astronaut,chelsea,coffee]"))
+    # training-curve logs below a run dir are also called metrics.csv; they are not evaluate tables
+    curves = tmp_path / "shard0" / "images" / "astronaut" / "zssr" / "csv" / "metrics.csv"
+    curves.parent.mkdir(parents=True)
+    curves.write_text("epoch,step,train/loss\n0,1,0.5\n")
     assert aggregate([str(tmp_path / "shard0"), str(tmp_path / "shard1"), "--out", str(tmp_path / "merged")]) == 0
     merged = json.loads((tmp_path / "merged" / "aggregate.json").read_text())
     assert len(merged) == 1 and merged[0]["n_images"] == 3

@@ -27,7 +27,10 @@ def collect(dirs: list[Path]) -> list[dict[str, str]]:
     for d in dirs:
         for path in sorted(d.rglob("metrics.csv")):
             with open(path, newline="") as fh:
-                for row in csv.DictReader(fh):
+                reader = csv.DictReader(fh)
+                if not set((*KEY, "image")) <= set(reader.fieldnames or ()):
+                    continue  # a training-curve log (per-image csv/, kernelgan/), not an evaluate table
+                for row in reader:
                     rows[tuple(row[k] for k in (*KEY, "image"))] = row
     return list(rows.values())
 
