@@ -40,7 +40,8 @@ def main() -> int:
                 cmd += [f"hydra.run.dir={tmp}/run"]
             else:
                 shards = ",".join(f"[{i},{k}]" for i in range(k))
-                cmd += ["-m", "hydra/launcher=joblib", f"hydra.launcher.n_jobs={k}", f"dataset.shard={shards}",
+                cmd.insert(2, "-m")  # Hydra wants it before the overrides
+                cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={k}", f"dataset.shard={shards}",
                         f"hydra.sweep.dir={tmp}/sweep"]
             started = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
