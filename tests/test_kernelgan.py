@@ -19,8 +19,8 @@ from zssr.kernelgan import (
     for_scale,
     kernel_error,
     recentre,
-    wanted_centre,
 )
+from zssr.kernels import kernel_centre
 from zssr.pipeline import train
 from zssr.resize import imresize, kernel_downscale
 
@@ -53,7 +53,7 @@ def test_bicubic_kernel_is_matlab_imresize_in_this_convention():
     by_kernel = kernel_downscale(x, torch.as_tensor(bicubic_kernel(2)), 2)
     by_imresize = imresize(x, 0.5)
     assert torch.allclose(by_kernel[:, 3:-3, 3:-3], by_imresize[:, 3:-3, 3:-3], atol=1e-12)
-    assert np.allclose(com(bicubic_kernel(2)), wanted_centre(9, 2))
+    assert np.allclose(com(bicubic_kernel(2)), kernel_centre(9, 2))
 
 
 def test_analytic_x4_equals_downscaling_twice_by_2():
@@ -65,7 +65,7 @@ def test_analytic_x4_equals_downscaling_twice_by_2():
     k4 = analytic_x4(k2)
     once = kernel_downscale(x, torch.as_tensor(k4), 4)
     assert torch.allclose(twice[:, 6:-6, 6:-6], once[:, 6:-6, 6:-6], atol=1e-9)
-    assert np.allclose(com(k4), wanted_centre(k4.shape[0], 4), atol=1e-6)
+    assert np.allclose(com(k4), kernel_centre(k4.shape[0], 4), atol=1e-6)
 
 
 def test_recentre_and_other_scales_follow_the_convention():
@@ -74,7 +74,7 @@ def test_recentre_and_other_scales_follow_the_convention():
     for scale in [(2.0, 2.0), (3.0, 3.0), (2.5, 1.5)]:
         out = recentre(k, scale) if scale == (2.0, 2.0) else for_scale(recentre(k, (2.0, 2.0)), scale)
         assert out.shape[0] == out.shape[1] and out.shape[0] % 2 == 1 and abs(out.sum() - 1) < 1e-9
-        assert np.allclose(com(out), [wanted_centre(out.shape[0], s) for s in scale], atol=0.05)
+        assert np.allclose(com(out), [kernel_centre(out.shape[0], s) for s in scale], atol=0.05)
     assert kernel_error(recentre(k, (2.0, 2.0)), k / k.sum()) < 0.05  # shifting does not change the shape
 
 
@@ -99,7 +99,7 @@ def test_gan_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
     lr, truth = blurred_photo
     est = estimate_kernel(lr, (2.0, 2.0), QUICK, seed=0)
     assert est.iterations == 400 and est.kernel.shape[0] % 2 == 1
-    assert np.allclose(com(est.kernel), wanted_centre(est.kernel.shape[0], 2), atol=0.05)
+    assert np.allclose(com(est.kernel), kernel_centre(est.kernel.shape[0], 2), atol=0.05)
     err, base = kernel_error(est.kernel, truth), kernel_error(bicubic_kernel(2), truth)
     assert err < 0.6 * base, (err, base)
 
@@ -121,7 +121,7 @@ def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side):
     assert result["kernel"] == "estimated" and result["output_size"] == [math.ceil(512 * s)] * 2
     kernel = np.load(tmp_path / "astronaut_kernel_estimated.npy")
     assert kernel.shape[0] == kernel.shape[1] and (side is None or kernel.shape[0] == side)
-    assert np.allclose(com(kernel), wanted_centre(kernel.shape[0], s), atol=0.05)
+    assert np.allclose(com(kernel), kernel_centre(kernel.shape[0], s), atol=0.05)
     assert (tmp_path / "astronaut_kernel_estimated.png").is_file()
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from zssr.download import datasets as downloadable
 from zssr.download import download as fetch
+from zssr.download import where_to_put
 from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, load_image, load_skimage
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-STANDARD_SIZES = {"set5": 5, "set14": 14, "bsd100": 100}
 
 
 @dataclass
@@ -44,11 +45,11 @@ def list_images(name: str, root: str | None = None, samples: Sequence[str] | Non
         refs = [ImageRef(s, f"skimage:{s}") for s in samples]
     else:
         folder = Path(str(root))
-        if download and name in STANDARD_SIZES and not folder.is_dir():
+        standard = name in downloadable()
+        if download and standard and not folder.is_dir():
             fetch(name, folder.parent.parent)
         if not folder.is_dir():
-            hint = (f"; put the {STANDARD_SIZES[name]} HR PNGs of {name} in {folder} or point ZSSR_DATA_DIR "
-                    f"(paths.data_dir) at a folder holding {name}/HR/") if name in STANDARD_SIZES else ""
+            hint = f"; {where_to_put(name, folder)}" if standard else ""
             raise ZSSRError(f"dataset '{name}': folder {folder} not found{hint}")
         refs = [ImageRef(p.stem, str(p)) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
         if not refs:

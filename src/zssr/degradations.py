@@ -17,6 +17,7 @@ from PIL import Image
 from skimage.util import random_noise
 
 from zssr.errors import ZSSRError
+from zssr.kernels import kernel_centre
 from zssr.resize import imresize, kernel_downscale
 
 NAMES = ("bicubic", "random_kernel", "aliasing", "gaussian_noise", "speckle", "jpeg", "unknown")
@@ -55,7 +56,7 @@ def gaussian_kernel(scale: int, rng: np.random.Generator, size: int | None = Non
     theta = rng.uniform(0, math.pi)
     u = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
     inv = np.linalg.inv(u @ np.diag(lam) @ u.T)
-    centre = size // 2 + (scale - 1) / 2
+    centre = kernel_centre(size, scale)
     yy, xx = np.mgrid[0:size, 0:size] - centre
     pts = np.stack([xx, yy], -1)
     k = np.exp(-0.5 * np.einsum("...i,ij,...j->...", pts, inv, pts))

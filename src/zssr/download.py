@@ -61,6 +61,12 @@ def datasets() -> list[str]:
     return sorted({s.dataset for s in sources()})
 
 
+def where_to_put(dataset: str, folder: Path) -> str:
+    """The hint for a standard set that is missing and cannot be downloaded."""
+    return (f"put the {len(sources(dataset))} HR PNGs of {dataset} in {folder} or point ZSSR_DATA_DIR "
+            f"(paths.data_dir) at a folder holding {dataset}/HR/")
+
+
 def pixel_sha256(image: Image.Image) -> str:
     """SHA-256 of the decoded 8-bit pixels, shape included; independent of how the PNG was compressed."""
     arr = np.asarray(image)
@@ -82,8 +88,7 @@ def download(dataset: str, data_dir: str | Path, mirror: str | None = None) -> P
         raise ZSSRError(f"no download source for dataset '{dataset}' (known: {', '.join(datasets())})")
     mirror = mirror if mirror is not None else os.environ.get("ZSSR_DATA_MIRROR")
     folder = Path(data_dir) / dataset / "HR"
-    where = (f"put the {len(todo)} HR PNGs of {dataset} in {folder} or point ZSSR_DATA_DIR (paths.data_dir) at a "
-             f"folder holding {dataset}/HR/")
+    where = where_to_put(dataset, folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

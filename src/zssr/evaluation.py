@@ -146,8 +146,9 @@ def summarize(cfg: DictConfig, table: MetricsFile, scale: tuple[float, float]) -
         for key in ("psnr", "ssim", "psnr_rgb"):
             entry[key] = _mean(sel, key)
         for key in ("kernel_error", "estimation_seconds"):  # kernel=estimated only
-            if _mean(sel, key) is not None:
-                entry[key] = _mean(sel, key)
+            value = _mean(sel, key)
+            if value is not None:
+                entry[key] = value
         methods[method] = entry
     return {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
             "scale": scale[0] if scale[0] == scale[1] else list(scale), "n_images": len(images), "methods": methods}
@@ -166,7 +167,6 @@ def write_report(path: Path, summary: dict[str, Any], table: MetricsFile) -> Non
              f"kernel given to ZSSR: {summary['kernel']}", "", f"{summary['n_images']} images.", "",
              "| method | PSNR | SSIM | paper PSNR | paper SSIM | delta PSNR | seconds | iterations |",
              "|---|---|---|---|---|---|---|---|"]
-    scale = summary["scale"]
     notes: list[str] = []
     for method, m in summary["methods"].items():
         paper = paper_value(summary["dataset"], summary["degradation"], scale if isinstance(scale, float) else 0,

@@ -27,7 +27,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
-from zssr.resize import imresize
+from zssr.kernels import kernel_centre
+from zssr.resize import cubic, imresize
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +121,6 @@ def centre_of_mass(kernel: torch.Tensor) -> torch.Tensor:
     return torch.stack(((kernel.sum(1) * idx).sum() / total, (kernel.sum(0) * idx).sum() / total))
 
 
-def wanted_centre(size: int, scale: float) -> float:
-    """Where this project's convention puts a kernel's centre of mass: the LR pixel's centre in HR coordinates."""
-    return size // 2 + (scale - 1) / 2
-
-
 def boundary_mask(size: int, penalty: float = 30.0) -> torch.Tensor:
     """Zero in the middle, growing towards the edges like an inverted wide Gaussian (the paper's boundaries prior)."""
     z = np.arange(size) - (size - 1) / 2
@@ -137,7 +133,7 @@ def boundary_mask(size: int, penalty: float = 30.0) -> torch.Tensor:
 
 
 def kernel_priors(kernel: torch.Tensor, mask: torch.Tensor, scale: int) -> dict[str, torch.Tensor]:
-    target = torch.full((2,), wanted_centre(kernel.shape[0], scale), dtype=kernel.dtype, device=kernel.device)
+    target = torch.full((2,), kernel_centre(kernel.shape[0], scale), dtype=kernel.dtype, device=kernel.device)
     return {
         "sum2one": (1 - kernel.sum()).abs(),
         "boundaries": (kernel * mask).abs().mean(),
@@ -147,17 +143,21 @@ def kernel_priors(kernel: torch.Tensor, mask: torch.Tensor, scale: int) -> dict[
 
 
 # ------------------------------------------------------------------------------------------------------------- data
-def crop_probabilities(gray: np.ndarray, crop: int, window: int = 5, percentile: float = 97.0) -> np.ndarray:
-    """Probability of each pixel being the centre of a crop: the mean (clipped) gradient magnitude over the crop, so
-    textured regions, which carry the kernel's signature, are sampled more; zero where a crop would not fit."""
+def gradient_map(gray: np.ndarray, window: int = 5, percentile: float = 97.0) -> np.ndarray:
+    """Gradient magnitude, clipped at its ``percentile`` and box-blurred over ``window`` pixels."""
     gy, gx = np.gradient(gray)
     mag = np.hypot(gx, gy)
     mag = np.minimum(mag, np.percentile(mag, percentile))
-    mag = scipy.ndimage.uniform_filter(mag, window)
-    score = scipy.ndimage.uniform_filter(mag, max(1, crop // 2))
+    return scipy.ndimage.uniform_filter(mag, window)
+
+
+def crop_probabilities(grad: np.ndarray, crop: int) -> np.ndarray:
+    """Probability of each pixel being the centre of a crop: the mean of :func:`gradient_map` over the crop, so
+    textured regions, which carry the kernel's signature, are sampled more; zero where a crop would not fit."""
+    score = scipy.ndimage.uniform_filter(grad, max(1, crop // 2))
     valid = np.zeros_like(score)
     half = crop // 2
-    h, w = gray.shape
+    h, w = grad.shape
     valid[half: h - (crop - half) + 1, half: w - (crop - half) + 1] = 1
     score = np.clip(score, 0, None) * valid  # the box filters can leave -1e-17 where the image is flat
     if score.sum() <= 0:
@@ -170,7 +170,7 @@ class CropPairs(IterableDataset):
 
     Generator crops are ``g_crop`` wide at even offsets; real crops for the discriminator are as wide as the
     generator's output, with a little noise (1/255), as in the paper. The bicubic target is the crop's MATLAB-bicubic
-    half, aligned with the generator output for the kernel convention of :func:`wanted_centre`.
+    half, aligned with the generator output for the kernel convention of :func:`kernel_centre`.
     """
 
     def __init__(self, image: torch.Tensor, g_crop: int, d_crop: int, kernel_size: int, seed: int = 0) -> None:
@@ -179,8 +179,9 @@ class CropPairs(IterableDataset):
         self.g_crop, self.d_crop, self.seed = g_crop, d_crop, seed
         self.offset = (kernel_size // 2) // ESTIMATION_SCALE  # generator output i sits on bicubic sample i + offset
         gray = image.double().mul(torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)[:, None, None]).sum(0)
-        self.p_g = crop_probabilities(gray.numpy(), g_crop)
-        self.p_d = crop_probabilities(gray.numpy(), d_crop)
+        grad = gradient_map(gray.numpy())
+        self.p_g = crop_probabilities(grad, g_crop)
+        self.p_d = crop_probabilities(grad, d_crop)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         rng = np.random.default_rng(self.seed)
@@ -296,7 +297,7 @@ def zero_negligible(kernel: np.ndarray, keep: int = 40) -> np.ndarray:
 
 
 def recentre(kernel: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
-    """Shift (sub-pixel, padding first so nothing is lost) so the centre of mass sits where :func:`wanted_centre`
+    """Shift (sub-pixel, padding first so nothing is lost) so the centre of mass sits where :func:`kernel_centre`
     puts it for ``scale``; the result is square with an odd side."""
     com = np.array(scipy.ndimage.center_of_mass(kernel))
     pad = int(np.ceil(np.abs(com - (np.array(kernel.shape) // 2)).max())) + 2
@@ -304,7 +305,7 @@ def recentre(kernel: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     side = max(k.shape) | 1
     k = np.pad(k, ((0, side - k.shape[0]), (0, side - k.shape[1])))
     com = np.array(scipy.ndimage.center_of_mass(k))
-    want = np.array([wanted_centre(side, s) for s in scale])
+    want = np.array([kernel_centre(side, s) for s in scale])
     k = scipy.ndimage.shift(k, want - com, order=3, mode="constant")
     k = np.clip(k, 0, None)
     return k / k.sum()
@@ -337,12 +338,8 @@ def for_scale(k2: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
 def bicubic_kernel(scale: int = 2) -> np.ndarray:
     """MATLAB's antialiased bicubic downscaling by an integer ``scale`` as an explicit kernel, in this project's
     convention (odd side, centre of mass at ``K // 2 + (s - 1) / 2``): a reference point for kernel errors."""
-    taps = 4 * scale
-    size = taps + 1
-    centre = wanted_centre(size, scale)
-    d = (np.arange(size) - centre) / scale
-    a = np.abs(d)
-    w = np.where(a <= 1, 1.5 * a**3 - 2.5 * a**2 + 1, np.where(a < 2, -0.5 * a**3 + 2.5 * a**2 - 4 * a + 2, 0))
+    size = 4 * scale + 1
+    w = cubic((np.arange(size) - kernel_centre(size, scale)) / scale)
     k = np.outer(w, w)
     return k / k.sum()
 
@@ -372,7 +369,6 @@ class Estimate:
     seconds: float = 0.0
     iterations: int = 0
     fallback_reason: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def unusable(image: torch.Tensor, g_crop: int) -> str | None:
@@ -397,34 +393,33 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     settings under ``module``. Images the GAN
     cannot learn from give a warning and ``Estimate(kernel=None)``, i.e. bicubic.
     """
-    get = cfg.get if hasattr(cfg, "get") else cfg.__getitem__
-    crop = int(get("crop_size"))
+    crop = int(cfg.get("crop_size"))
     reason = unusable(image, crop)
     if reason:
         warnings.warn(f"kernel estimation skipped: {reason}; using the bicubic kernel", stacklevel=2)
         return Estimate(kernel=None, fallback_reason=reason)
-    threads = get("threads")
+    threads = cfg.get("threads")
     previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(min(int(threads), previous_threads))
     try:
-        return _estimate(image, scale, cfg, get, crop, loggers, progress, seed)
+        return _estimate(image, scale, cfg, crop, loggers, progress, seed)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, get: Any, crop: int, loggers: list | None,
+def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: int, loggers: list | None,
               progress: bool, seed: int) -> Estimate:
     started = time.perf_counter()
-    module_kwargs = dict(get("module") or {})
+    module_kwargs = dict(cfg.get("module") or {})
     if "structure" in module_kwargs:
         module_kwargs["structure"] = tuple(module_kwargs["structure"])
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         module = KernelGANModule(**module_kwargs)
     data = KernelGANDataModule(image, crop, module.G.kernel_size, seed=seed)
-    trainer = pl.Trainer(max_steps=2 * int(get("max_steps")), accelerator=get("accelerator") or "auto", devices=1,
-                         precision=get("precision") or "32-true", logger=loggers or False,
+    trainer = pl.Trainer(max_steps=2 * int(cfg.get("max_steps")), accelerator=cfg.get("accelerator") or "auto",
+                         devices=1, precision=cfg.get("precision") or "32-true", logger=loggers or False,
                          enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
                          log_every_n_steps=50, num_sanity_val_steps=0)
     trainer.fit(module, datamodule=data)
@@ -433,12 +428,11 @@ def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, get: An
         reason = f"the estimate did not converge (its weights sum to {raw.sum():.3g})"
         warnings.warn(f"kernel estimation failed: {reason}; using the bicubic kernel", stacklevel=2)
         return Estimate(kernel=None, fallback_reason=reason)
-    k2 = recentre(zero_negligible(raw, int(get("keep"))), (2.0, 2.0))
+    k2 = recentre(zero_negligible(raw, int(cfg.get("keep"))), (2.0, 2.0))
     kernel = for_scale(k2, scale)
     seconds = time.perf_counter() - started
     log.info("kernel estimated in %.1f s (%d steps): %dx%d", seconds, trainer.global_step // 2, *kernel.shape)
-    return Estimate(kernel=kernel, kernel_x2=k2, seconds=seconds, iterations=trainer.global_step // 2,
-                    info={"raw_sum": float(raw.sum())})
+    return Estimate(kernel=kernel, kernel_x2=k2, seconds=seconds, iterations=trainer.global_step // 2)
 
 
 def kernel_figure(path, estimate: np.ndarray, truth: np.ndarray | None = None, title: str = "") -> None:

@@ -19,6 +19,12 @@ MAX_KERNEL_SIZE = 65
 MAX_NEGATIVE_MASS = 0.2
 
 
+def kernel_centre(size: int, scale: float) -> float:
+    """Where a kernel of odd ``size`` has its centre of mass in this project's convention: the LR pixel's centre in HR
+    coordinates, ``size // 2 + (scale - 1) / 2`` (as MATLAB's bicubic places it; see ``resize.kernel_downscale``)."""
+    return size // 2 + (scale - 1) / 2
+
+
 def validate_kernel(kernel: np.ndarray, source: str = "kernel") -> np.ndarray:
     """Check shape and values; return the kernel normalised to sum 1 (float64)."""
     k = np.asarray(kernel)

@@ -37,7 +37,8 @@ def output_shape(in_shape: Sequence[int], scale: Scale) -> tuple[int, int]:
     return tuple(int(math.ceil(n * s - 1e-9)) for n, s in zip(in_shape[-2:], (sh, sw), strict=True))
 
 
-def _cubic(x: np.ndarray) -> np.ndarray:
+def cubic(x: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel (a = -0.5), MATLAB's ``cubic``."""
     ax = np.abs(x)
     ax2, ax3 = ax**2, ax**3
     return (1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2))
@@ -48,10 +49,10 @@ def contributions(in_len: int, out_len: int, scale: float, antialias: bool = Tru
     """Weights ``(out_len, P)`` and 0-based mirrored source indices ``(out_len, P)`` of MATLAB's bicubic resize."""
     width = 4.0
     if scale < 1 and antialias:
-        kernel = lambda x: scale * _cubic(scale * x)  # noqa: E731
+        kernel = lambda x: scale * cubic(scale * x)  # noqa: E731
         width = width / scale
     else:
-        kernel = _cubic
+        kernel = cubic
     x = np.arange(1, out_len + 1, dtype=np.float64)
     u = x / scale + 0.5 * (1 - 1 / scale)
     left = np.floor(u - width / 2)
