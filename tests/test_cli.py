@@ -37,12 +37,14 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad BP list": (["input=skimage:chelsea", "inference.back_projection_iters=[6,-1]"],
                         "back_projection_iters must be integers"),
         "bad net": (["input=skimage:chelsea", "model.net.depth=1"], "depth must be at least 2"),
+        "bad estimator": (["input=skimage:chelsea", "kernel=estimated", "estimator.max_steps=abc"],
+                          "estimator.max_steps must be"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel",
                                   "NaN kernel", "missing gt", "bad precision", "bad crop", "bad BP list",
-                                  "bad net"])
+                                  "bad net", "bad estimator"])
 def test_bad_input_one_line(tmp_path, case):
     args, message = bad_inputs(tmp_path)[case]
     proc = train_py(*args, tmp_path=tmp_path)
@@ -65,6 +67,14 @@ def test_tiny_run_succeeds_from_the_command_line(tmp_path):
     proc = train_py("input=skimage:camera", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "camera_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
+
+
+def test_evaluate_rejects_bad_zssr_settings_before_any_image(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "kernel=estimated", "estimator.crop_size=8",
+                           f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: estimator.crop_size must be")
+    assert not (tmp_path / "run" / "images").exists()
 
 
 def test_evaluate_missing_dataset_is_one_line(tmp_path):

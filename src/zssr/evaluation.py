@@ -27,7 +27,7 @@ from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, save_image
 from zssr.kernels import save_kernel
 from zssr.metrics import evaluate as image_metrics
-from zssr.pipeline import parse_scale, train
+from zssr.pipeline import check_settings, parse_scale, train
 from zssr.reference import paper_value
 from zssr.resize import imresize
 
@@ -264,6 +264,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     unknown = [m for m in cfg.methods if m not in METHODS]
     if unknown:
         raise ZSSRError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
+    if "zssr" in cfg.methods:
+        check_settings(cfg)  # before any image, not when the first one reaches ZSSR
     ds = cfg.dataset
     refs = list_images(ds.name, ds.get("root"), ds.get("samples"), ds.get("names"), ds.get("count"),
                        ds.get("shard"), seed=int(cfg.seed), download=bool(ds.get("download", False)))

@@ -206,6 +206,12 @@ def check_settings(cfg: DictConfig) -> None:
     for bp in bp_values if isinstance(bp_values, (ListConfig, list, tuple)) else [bp_values]:
         if not isinstance(bp, int) or bp < 0:
             raise ZSSRError(f"inference.back_projection_iters must be integers >= 0, got {bp!r}")
+    if str(cfg.get("kernel")) == "estimated":
+        number("estimator.max_steps", 1)
+        number("estimator.crop_size", 32)  # the generator's 13x13 kernel and the 7x7 discriminator need room
+        number("estimator.keep", 1)
+        if OmegaConf.select(cfg, "estimator.threads") is not None:
+            number("estimator.threads", 1)
 
 
 def prepare(cfg: DictConfig) -> Job:
