@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py --suite examples            # bsd_001 and kernel_example (true vs bicubic kernel)
     python benchmarks/quality.py --suite set5 --precision bf16 fp32
+    python benchmarks/quality.py --suite bsd100 --count 10          # the seeded subset evaluate.py's dataset.count picks
 
 Needs the benchmark images (``ZSSR_DATA_DIR``, default ``../shared/datasets``). Prints a table and writes JSON to
 ``benchmarks/results/quality_<suite>.json``.
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from zssr.api import compose_config
+from zssr.datasets import list_images
 from zssr.imageio import load_image, save_image
 from zssr.pipeline import train
 from zssr.resize import imresize
@@ -40,7 +42,7 @@ def bicubic_lr_pair(hr_path: Path, scale: int, workdir: Path) -> tuple[Path, Pat
     return lr_path, gt_path
 
 
-def cases(suite: str, workdir: Path) -> list[tuple[str, list[str]]]:
+def cases(suite: str, workdir: Path, count: int = 0, seed: int = 1234) -> list[tuple[str, list[str]]]:
     ex = DATA / "zssr_test_data"
     if suite == "examples":
         gt97 = load_image(DATA / "bsd100/HR/97033.png")
@@ -55,7 +57,8 @@ def cases(suite: str, workdir: Path) -> list[tuple[str, list[str]]]:
         ]
     if suite in ("set5", "set14", "bsd100"):
         out = []
-        for hr_path in sorted((DATA / suite / "HR").glob("*.png")):
+        refs = list_images(suite, root=str(DATA / suite / "HR"), count=count or None, seed=seed)
+        for hr_path in sorted(Path(ref.source) for ref in refs):
             lr, gt = bicubic_lr_pair(hr_path, 2, workdir)
             out.append((hr_path.stem, [f"input={lr}", f"gt={gt}"]))
         return out
@@ -67,6 +70,8 @@ def main() -> None:
     parser.add_argument("--suite", default="examples", choices=["examples", "set5", "set14", "bsd100"])
     parser.add_argument("--precision", nargs="+", default=["auto"])
     parser.add_argument("--limit", type=int, default=0, help="first N images only")
+    parser.add_argument("--count", type=int, default=0, help="a seeded random subset of N images (as dataset.count)")
+    parser.add_argument("--seed", type=int, default=1234, help="seed of the --count subset (evaluate.py's default)")
     parser.add_argument("--images", nargs="*", default=None, help="only these image names")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. trainer.max_steps=500")
@@ -76,7 +81,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        todo = [c for c in cases(args.suite, work) if args.images is None or c[0] in args.images]
+        todo = [c for c in cases(args.suite, work, args.count, args.seed) if args.images is None or c[0] in args.images]
         todo = todo[: args.limit or None]
         for name, overrides in todo:
             for precision in args.precision:
@@ -97,7 +102,8 @@ def main() -> None:
         sel = [r for r in rows if r["precision"] == precision]
         mean = {k: np.mean([r[k] for r in sel]) for k in ("psnr", "ssim", "psnr_bicubic", "seconds", "iterations")}
         print(f"  {precision:10s} psnr {mean['psnr']:.3f} ssim {mean['ssim']:.4f} bicubic {mean['psnr_bicubic']:.3f}"
-              f" seconds {mean['seconds']:.1f} iterations {mean['iterations']:.0f}")
+              f" seconds {mean['seconds']:.1f} (median {np.median([r['seconds'] for r in sel]):.1f})"
+              f" iterations {mean['iterations']:.0f}")
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     path = results / f"quality_{args.suite}{args.tag}.json"

@@ -65,3 +65,19 @@ def test_super_resolve_output_size(scale, shape):
     s = (scale, scale) if not isinstance(scale, tuple) else scale
     expected = back_project(back_project(imresize(lr, s).clamp(0, 1), lr, s, None, 2), lr, s, None, 2)
     assert torch.allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [None, "gaussian"])
+def test_batched_ensemble_equals_one_variant_at_a_time(kernel):
+    torch.manual_seed(0)
+    net = ZSSRNet(depth=3, width=8).eval()  # random weights: every variant gives a different output
+    lr = torch.rand(3, 21, 34)  # not square: the turned variants form their own batch
+    k = None
+    if kernel:
+        g = torch.exp(-0.5 * (torch.arange(9.0) - 4.5) ** 2 / 1.5)
+        k = torch.outer(g, g) / torch.outer(g, g).sum()
+    one = super_resolve(net, lr, 2, k, back_projection_iters=3, tile=24, batch_variants=False)
+    batched = super_resolve(net, lr, 2, k, back_projection_iters=3, tile=24, batch_variants=True)
+    assert batched.shape == (3, 42, 68)
+    assert torch.allclose(batched, one, atol=1e-5)
+    assert not torch.allclose(one, super_resolve(net, lr, 2, k, 3, rotations=False, flips=False, tile=24), atol=1e-3)

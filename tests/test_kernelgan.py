@@ -21,7 +21,7 @@ from zssr.kernelgan import (
     recentre,
 )
 from zssr.kernels import kernel_centre
-from zssr.pipeline import train
+from zssr.pipeline import prepare, son_noise, train
 from zssr.resize import imresize, kernel_downscale
 
 from conftest import tiny_overrides
@@ -119,6 +119,7 @@ def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side):
     result = train(cfg)
     s = float(scale)
     assert result["kernel"] == "estimated" and result["output_size"] == [math.ceil(512 * s)] * 2
+    assert result["son_noise_std"] == 0.0125  # a guessed kernel trains on noisy sons
     kernel = np.load(tmp_path / "astronaut_kernel_estimated.npy")
     assert kernel.shape[0] == kernel.shape[1] and (side is None or kernel.shape[0] == side)
     assert np.allclose(com(kernel), kernel_centre(kernel.shape[0], s), atol=0.05)
@@ -133,3 +134,11 @@ def test_train_on_a_tiny_image_falls_back_to_bicubic(tmp_path):
         result = train(cfg)
     assert result["kernel"] == "bicubic" and "smaller than" in result["kernel_estimation"]["fallback"]
     assert (tmp_path / "run" / "t_zssr.png").is_file()
+
+
+@pytest.mark.parametrize("overrides, expected", [([], 0.0), (["kernel=estimated"], 0.0125),
+                                                 (["kernel=estimated", "data.noise_std=0.03"], 0.03),
+                                                 (["kernel=estimated", "estimator.son_noise_std=0"], 0.0)])
+def test_sons_are_noisy_when_the_kernel_is_estimated(tmp_path, overrides, expected):
+    cfg = compose_config(["input=skimage:astronaut", *overrides], output_dir=tmp_path)
+    assert son_noise(cfg, prepare(cfg)) == expected
