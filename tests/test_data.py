@@ -85,3 +85,15 @@ def test_datamodule_serves_train_stream_and_reconstruction_item(bsd_lr):
     assert val["target"].shape == (1, 3, 240, 160)
     expected = imresize(downscale(bsd_lr, 2).clamp(0, 1), 2, out_shape=(240, 160))
     assert torch.allclose(val["input"][0], expected)
+
+
+def test_reconstruction_test_is_capped_to_a_centre_crop(bsd_lr):
+    # bsd_lr is 240 x 160: capped at 100 the test is the 100 x 100 centre, made like the whole-image test
+    dm = FatherSonDataModule(bsd_lr, (2, 2), crop_size=32, test_max_side=100)
+    val = next(iter(dm.val_dataloader()))
+    centre = bsd_lr[:, 70:170, 30:130]
+    assert torch.equal(val["target"][0], centre)
+    assert torch.allclose(val["input"][0], imresize(downscale(centre, 2).clamp(0, 1), 2, out_shape=(100, 100)))
+    # a cap larger than the image changes nothing
+    whole = next(iter(FatherSonDataModule(bsd_lr, (2, 2), crop_size=32, test_max_side=512).val_dataloader()))
+    assert torch.equal(whole["target"][0], bsd_lr)

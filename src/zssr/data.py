@@ -115,9 +115,18 @@ class FatherSonCrops(IterableDataset):
 
 
 class ReconstructionSet(Dataset):
-    """One item: the input image and its reconstruction input ``up(down(I))`` (the test behind the LR policy)."""
+    """One item: the input image and its reconstruction input ``up(down(I))`` (the test behind the LR policy).
 
-    def __init__(self, image: torch.Tensor, scale: Sequence[float], kernel: torch.Tensor | None = None) -> None:
+    ``max_side``: test on a centre crop at most this many pixels a side (None: the whole image), so that on large
+    inputs the test, run every few training steps, does not make training time grow with the image.
+    """
+
+    def __init__(self, image: torch.Tensor, scale: Sequence[float], kernel: torch.Tensor | None = None,
+                 max_side: int | None = None) -> None:
+        if max_side:
+            h, w = image.shape[-2:]
+            top, left = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
+            image = image[..., top: top + max_side, left: left + max_side]
         son = downscale(image, scale, kernel).clamp(0, 1)
         self.item = {"input": imresize(son, _pair(scale), out_shape=image.shape[-2:]), "target": image}
 
@@ -133,18 +142,19 @@ class FatherSonDataModule(pl.LightningDataModule):
 
     Runtime arguments (given by the pipeline): ``image`` (3, H, W) in [0, 1], ``scale`` (sh, sw) of this step,
     ``kernel`` (or None for bicubic), ``extra_fathers`` (earlier outputs), ``seed``.
-    Config arguments: crop size, noise, augmentation switches and the father pool's shape.
+    Config arguments: crop size, noise, augmentation switches, the father pool's shape and the size cap of the
+    reconstruction test.
     """
 
     def __init__(self, image: torch.Tensor, scale: Sequence[float], kernel: torch.Tensor | None = None,
                  extra_fathers: Sequence[Father] = (), seed: int = 0, crop_size: int = 128, noise_std: float = 0.0,
                  rotations: bool = True, flips: bool = True, min_scale: float = 0.5, n_copies: int = 10,
-                 father_rule: str = "size", pin_memory: bool = False) -> None:
+                 father_rule: str = "size", test_max_side: int | None = None, pin_memory: bool = False) -> None:
         super().__init__()
         self.pool = FatherPool(image, scale, min_scale=min_scale, n_copies=n_copies, extra=extra_fathers,
                                rule=father_rule)
         self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed)
-        self.val_set = ReconstructionSet(image, scale, kernel)
+        self.val_set = ReconstructionSet(image, scale, kernel, test_max_side)
         self.pin_memory = pin_memory
 
     def train_dataloader(self) -> DataLoader:

@@ -197,6 +197,8 @@ def check_settings(cfg: DictConfig) -> None:
     number("trainer.max_steps", 1)
     number("data.crop_size", 8)
     number("data.noise_std", 0, integer=False)
+    if OmegaConf.select(cfg, "data.test_max_side") is not None:
+        number("data.test_max_side", 16)
     number("inference.tile", 16)
     number("gradual_levels", 0)
     min_scale = OmegaConf.select(cfg, "data.min_scale")
