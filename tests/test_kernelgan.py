@@ -136,9 +136,12 @@ def test_train_on_a_tiny_image_falls_back_to_bicubic(tmp_path):
     assert (tmp_path / "run" / "t_zssr.png").is_file()
 
 
-@pytest.mark.parametrize("overrides, expected", [([], 0.0), (["kernel=estimated"], 0.0125),
-                                                 (["kernel=estimated", "data.noise_std=0.03"], 0.03),
-                                                 (["kernel=estimated", "estimator.son_noise_std=0"], 0.0)])
-def test_sons_are_noisy_when_the_kernel_is_estimated(tmp_path, overrides, expected):
+@pytest.mark.parametrize("overrides, noise, bp", [([], 0.0, 10), (["kernel=estimated"], 0.0125, 2),
+                                                 (["kernel=estimated", "data.noise_std=0.03"], 0.03, 2),
+                                                 (["kernel=estimated", "inference.back_projection_iters=1"], 0.0125, 1),
+                                                 (["kernel=estimated", "estimator.son_noise_std=0",
+                                                   "estimator.back_projection_iters=null"], 0.0, 10)])
+def test_an_estimated_kernel_gets_noisy_sons_and_light_back_projection(tmp_path, overrides, noise, bp):
     cfg = compose_config(["input=skimage:astronaut", *overrides], output_dir=tmp_path)
-    assert son_noise(cfg, prepare(cfg)) == expected
+    job = prepare(cfg)
+    assert son_noise(cfg, job) == noise and job.bp_iters == [bp]

@@ -212,6 +212,8 @@ def check_settings(cfg: DictConfig) -> None:
         number("estimator.max_steps", 1)
         number("estimator.crop_size", 32)  # the generator's 13x13 kernel and the 7x7 discriminator need room
         number("estimator.keep", 1)
+        if OmegaConf.select(cfg, "estimator.back_projection_iters") is not None:
+            number("estimator.back_projection_iters", 0)
         if OmegaConf.select(cfg, "estimator.son_noise_std") is not None:
             number("estimator.son_noise_std", 0, integer=False)
         if OmegaConf.select(cfg, "estimator.threads") is not None:
@@ -235,6 +237,9 @@ def prepare(cfg: DictConfig) -> Job:
         log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
     bp_iters = [int(v) for v in per_step(cfg.inference.back_projection_iters, len(schedule),
                                          "inference.back_projection_iters")]
+    cap = OmegaConf.select(cfg, "estimator.back_projection_iters") if estimate else None
+    if cap is not None:  # back-projecting many times through a guessed kernel amplifies its error (final step only)
+        bp_iters[-1] = min(bp_iters[-1], int(cap))
     precision = resolve_precision(str(cfg.precision), cfg.trainer.get("accelerator", "auto"))
     return Job(image, scale, kernel, gt, gt_cropped, out_dir, out_shape, precision, schedule, bp_iters, estimate,
                true_kernel)
