@@ -406,6 +406,8 @@ def write_outputs(cfg: DictConfig, job: Job, sr: torch.Tensor, info: dict[str, A
         "output_size": list(job.out_shape),
         "steps": steps,
         "seed": cfg.get("seed"),
+        "son_noise_std": info["son_noise_std"],
+        "back_projection_iters": job.bp_iters,
     }
     if "kernel_estimation" in info:
         result["kernel_estimation"] = info["kernel_estimation"]
