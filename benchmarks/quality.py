@@ -2,7 +2,7 @@
 
     python benchmarks/quality.py --suite examples            # bsd_001 and kernel_example (true vs bicubic kernel)
     python benchmarks/quality.py --suite set5 --precision bf16 fp32
-    python benchmarks/quality.py --suite bsd100 --count 10          # the seeded subset evaluate.py's dataset.count picks
+    python benchmarks/quality.py --suite bsd100 --count 10  # the seeded subset that dataset.count=10 picks
 
 Needs the benchmark images (``ZSSR_DATA_DIR``, default ``../shared/datasets``). Prints a table and writes JSON to
 ``benchmarks/results/quality_<suite>.json``.
