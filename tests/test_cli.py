@@ -39,12 +39,15 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad net": (["input=skimage:chelsea", "model.net.depth=1"], "depth must be at least 2"),
         "bad estimator": (["input=skimage:chelsea", "kernel=estimated", "estimator.max_steps=abc"],
                           "estimator.max_steps must be"),
+        "bad son noise": (["input=skimage:chelsea", "kernel=estimated", "estimator.son_noise_std=-1"],
+                          "estimator.son_noise_std must be"),
+        "bad batching": (["input=skimage:chelsea", "inference.batch_variants=maybe"], "batch_variants must be"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel",
                                   "NaN kernel", "missing gt", "bad precision", "bad crop", "bad BP list",
-                                  "bad net", "bad estimator"])
+                                  "bad net", "bad estimator", "bad son noise", "bad batching"])
 def test_bad_input_one_line(tmp_path, case):
     args, message = bad_inputs(tmp_path)[case]
     proc = train_py(*args, tmp_path=tmp_path)

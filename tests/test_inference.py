@@ -81,3 +81,14 @@ def test_batched_ensemble_equals_one_variant_at_a_time(kernel):
     assert batched.shape == (3, 42, 68)
     assert torch.allclose(batched, one, atol=1e-5)
     assert not torch.allclose(one, super_resolve(net, lr, 2, k, 3, rotations=False, flips=False, tile=24), atol=1e-3)
+
+
+def test_batched_ensemble_is_auto_on_accelerators_only():
+    from omegaconf import OmegaConf
+
+    from zssr.pipeline import batch_variants
+
+    cfg = OmegaConf.create({"inference": {"batch_variants": "auto"}})
+    assert not batch_variants(cfg, torch.device("cpu")) and batch_variants(cfg, torch.device("cuda"))
+    cfg.inference.batch_variants = True
+    assert batch_variants(cfg, torch.device("cpu"))

@@ -200,6 +200,9 @@ def check_settings(cfg: DictConfig) -> None:
     if OmegaConf.select(cfg, "data.test_max_side") is not None:
         number("data.test_max_side", 16)
     number("inference.tile", 16)
+    if OmegaConf.select(cfg, "inference.batch_variants") not in (None, "auto", True, False):
+        raise ZSSRError(f"inference.batch_variants must be auto, true or false, got "
+                        f"{OmegaConf.select(cfg, 'inference.batch_variants')!r}")
     number("gradual_levels", 0)
     min_scale = OmegaConf.select(cfg, "data.min_scale")
     if not isinstance(min_scale, (int, float)) or not 0 < min_scale <= 1:
@@ -266,6 +269,13 @@ def son_noise(cfg: DictConfig, job: Job) -> float:
     return noise
 
 
+def batch_variants(cfg: DictConfig, device: torch.device) -> bool:
+    """``inference.batch_variants``; ``auto``: batch on accelerators only. On this project's 2-core CPU the batched
+    ensemble was 10% slower (1.22 s against 1.07 s for a 240x160 input), since one variant already fills the cores."""
+    value = cfg.inference.get("batch_variants", "auto")
+    return device.type != "cpu" if value == "auto" else bool(value)
+
+
 def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tuple[torch.Tensor, dict[str, Any]]:
     """Train (one fit per gradual step, all on one Trainer so curves continue) and super-resolve after each step."""
     module = instantiate(cfg.model)
@@ -295,7 +305,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tup
                            rotations=job.auto(cfg.inference.rotations), flips=job.auto(cfg.inference.flips),
                            tile=int(cfg.inference.tile), autocast_dtype=autocast_dtype(job.precision),
                            memory_format=module.memory_format,
-                           batch_variants=bool(cfg.inference.get("batch_variants", True))).cpu()
+                           batch_variants=batch_variants(cfg, module.device)).cpu()
         module.train()
         timing["train_seconds"] += t1 - t0
         timing["inference_seconds"] += time.perf_counter() - t1
