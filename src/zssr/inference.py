@@ -88,7 +88,8 @@ def super_resolve(net: nn.Module, lr: torch.Tensor, scale, kernel: torch.Tensor 
             return net(x)
 
     ks = ensemble_transforms(scale, rotations, flips)
-    # a quarter turn swaps the axes, so the per-axis scale swaps too (only isotropic scales get here)
+    # a quarter turn swaps the axes: turned variants make a batch of their own (only isotropic scales have them, so
+    # the scale needs no swapping)
     groups = [[k for k in ks if k % 2 == turned] for turned in (0, 1)] if batch_variants else [[k] for k in ks]
     outputs = []
     for group in filter(None, groups):

@@ -185,8 +185,10 @@ PRECISIONS = {"auto", "bf16", "fp16", "fp32", "32", "32-true", "bf16-mixed", "16
 def check_settings(cfg: DictConfig) -> None:
     """Reject nonsensical settings in one line before anything runs."""
 
-    def number(key: str, low: float, integer: bool = True) -> None:
+    def number(key: str, low: float, integer: bool = True, optional: bool = False) -> None:
         value = OmegaConf.select(cfg, key)
+        if optional and value is None:
+            return
         ok = isinstance(value, int) and not isinstance(value, bool) if integer else isinstance(value, (int, float))
         if not ok or value < low:
             kind = "an integer" if integer else "a number"
@@ -197,12 +199,11 @@ def check_settings(cfg: DictConfig) -> None:
     number("trainer.max_steps", 1)
     number("data.crop_size", 8)
     number("data.noise_std", 0, integer=False)
-    if OmegaConf.select(cfg, "data.test_max_side") is not None:
-        number("data.test_max_side", 16)
+    number("data.test_max_side", 16, optional=True)
     number("inference.tile", 16)
-    if OmegaConf.select(cfg, "inference.batch_variants") not in (None, "auto", True, False):
-        raise ZSSRError(f"inference.batch_variants must be auto, true or false, got "
-                        f"{OmegaConf.select(cfg, 'inference.batch_variants')!r}")
+    batching = OmegaConf.select(cfg, "inference.batch_variants")
+    if batching not in (None, "auto", True, False):
+        raise ZSSRError(f"inference.batch_variants must be auto, true or false, got {batching!r}")
     number("gradual_levels", 0)
     min_scale = OmegaConf.select(cfg, "data.min_scale")
     if not isinstance(min_scale, (int, float)) or not 0 < min_scale <= 1:
@@ -215,12 +216,9 @@ def check_settings(cfg: DictConfig) -> None:
         number("estimator.max_steps", 1)
         number("estimator.crop_size", 32)  # the generator's 13x13 kernel and the 7x7 discriminator need room
         number("estimator.keep", 1)
-        if OmegaConf.select(cfg, "estimator.back_projection_iters") is not None:
-            number("estimator.back_projection_iters", 0)
-        if OmegaConf.select(cfg, "estimator.son_noise_std") is not None:
-            number("estimator.son_noise_std", 0, integer=False)
-        if OmegaConf.select(cfg, "estimator.threads") is not None:
-            number("estimator.threads", 1)
+        number("estimator.back_projection_iters", 0, optional=True)
+        number("estimator.son_noise_std", 0, integer=False, optional=True)
+        number("estimator.threads", 1, optional=True)
 
 
 def prepare(cfg: DictConfig) -> Job:
@@ -284,6 +282,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tup
     extra: list[Father] = []
     steps: list[dict[str, Any]] = []
     timing = {"train_seconds": 0.0, "inference_seconds": 0.0}
+    noise = son_noise(cfg, job)
     sr = image.rgb
     for i, step_scale in enumerate(job.schedule):
         final = i == n_steps - 1
@@ -291,7 +290,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tup
         t0 = time.perf_counter()
         data = instantiate(cfg.data, image=image.rgb, scale=step_scale, kernel=step_kernel, extra_fathers=extra,
                            seed=int(cfg.get("seed") or 0) + i, rotations=job.auto(cfg.data.rotations),
-                           flips=job.auto(cfg.data.flips), noise_std=son_noise(cfg, job))
+                           flips=job.auto(cfg.data.flips), noise_std=noise)
         if final and job.gt is not None:
             bicubic = imresize(image.rgb, job.scale, out_shape=job.out_shape).clamp(0, 1)
             module.set_gt_probe(bicubic, job.gt, shave_for(job.scale), gray=image.gray)
@@ -316,7 +315,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tup
         if not final:
             save_image(job.out_dir / f"{image.name}_step{i + 1}.png", sr, image)
             extra.append(Father(sr, math.sqrt(step_scale[0] * step_scale[1])))
-    return sr, {"steps": steps, "device": str(module.device), "son_noise_std": son_noise(cfg, job), **timing}
+    return sr, {"steps": steps, "device": str(module.device), "son_noise_std": noise, **timing}
 
 
 def estimate_for_job(cfg: DictConfig, job: Job, loggers: list) -> dict[str, Any]:
