@@ -27,7 +27,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -369,6 +369,7 @@ class Estimate:
     seconds: float = 0.0
     iterations: int = 0
     fallback_reason: str | None = None
+    native_sharpness: float | None = None  # :func:`sharpness_ratio` over the estimate's :func:`kernel_passband`
 
 
 def unusable(image: torch.Tensor, g_crop: int) -> str | None:
@@ -383,15 +384,53 @@ def unusable(image: torch.Tensor, g_crop: int) -> str | None:
     return None
 
 
+def sharpness_ratio(image: torch.Tensor) -> float:
+    """How sharp ``image`` (``(C, H, W)`` in [0, 1]) is: the power of its luma spectrum at 0.3-0.5 cycles per pixel
+    over that at 0.1-0.2 (Hann window), after taking off the white-noise floor of the noise level that
+    :func:`skimage.restoration.estimate_sigma` finds.
+
+    A kernel attenuates the high band more than the low one, the more so the wider it is; the image's own spectrum
+    falls off in roughly the same way at every scale. So a high ratio says the LR image was made by a narrow kernel.
+    """
+    from skimage.restoration import estimate_sigma
+
+    img = image.double()
+    luma = (img[:3].permute(1, 2, 0) @ img.new_tensor([0.299, 0.587, 0.114])).numpy() if img.shape[0] >= 3 \
+        else img[0].numpy()
+    luma = luma - luma.mean()
+    h, w = luma.shape
+    window = np.outer(np.hanning(h), np.hanning(w))
+    power = np.abs(np.fft.fft2(luma * window)) ** 2
+    radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
+    high, low = (radius > 0.3) & (radius < 0.5), (radius > 0.1) & (radius < 0.2)
+    floor = float(estimate_sigma(luma)) ** 2 * float((window ** 2).sum())  # expected power of white noise per bin
+    p_high = max(float(power[high].sum()) - floor * int(high.sum()), 0.0)
+    p_low = max(float(power[low].sum()) - floor * int(low.sum()), 1e-20)
+    return p_high / p_low
+
+
+def kernel_passband(kernel: np.ndarray, scale: tuple[float, float]) -> float:
+    """How much of the high band of :func:`sharpness_ratio` a downscaling kernel lets through: its power response
+    at the HR frequencies that become 0.3-0.5 cycles per LR pixel over that at those that become 0.1-0.2. An image
+    made with ``kernel`` has about its own native ratio times this."""
+    response = np.abs(np.fft.fft2(kernel / kernel.sum(), s=(256, 256))) ** 2
+    f = np.fft.fftfreq(256)
+    radius = np.hypot(f[:, None] * scale[0], f[None, :] * scale[1])  # in cycles per LR pixel
+    return float(response[(radius > 0.3) & (radius < 0.5)].mean() / response[(radius > 0.1) & (radius < 0.2)].mean())
+
+
 def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, loggers: list | None = None,
                     progress: bool = False, seed: int = 0) -> Estimate:
     """Estimate the downscaling kernel of ``image`` (``(3, H, W)`` in [0, 1]) for ``scale`` with the kernel GAN.
 
     ``cfg`` is the ``estimator`` config node (or a dict): ``max_steps``, ``crop_size``, ``precision``, ``keep`` (values
     kept by the clean-up), ``accelerator``, ``threads`` (at most this many CPU threads; the GAN's convolutions are too
-    small to gain from more, and extra threads only contend with parallel jobs) and the :class:`KernelGANModule`
-    settings under ``module``. Images the GAN
-    cannot learn from give a warning and ``Estimate(kernel=None)``, i.e. bicubic.
+    small to gain from more, and extra threads only contend with parallel jobs), ``sharpness_limit`` and the
+    :class:`KernelGANModule` settings under ``module``. Images the GAN cannot learn from give a warning and
+    ``Estimate(kernel=None)``, i.e. bicubic. So does an estimate too wide to have made the image: the GAN
+    overestimates kernels narrower than bicubic, and then the image's sharpness with the estimate's blur taken out
+    (:func:`sharpness_ratio` / :func:`kernel_passband`) is above ``sharpness_limit``, more than natural images have
+    (None turns the check off).
     """
     crop = int(cfg.get("crop_size"))
     reason = unusable(image, crop)
@@ -403,9 +442,19 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     if threads:
         torch.set_num_threads(min(int(threads), previous_threads))
     try:
-        return _estimate(image, scale, cfg, crop, loggers, progress, seed)
+        est = _estimate(image, scale, cfg, crop, loggers, progress, seed)
     finally:
         torch.set_num_threads(previous_threads)
+    if est.kernel is None:
+        return est
+    est = replace(est, native_sharpness=sharpness_ratio(image) / kernel_passband(est.kernel, scale))
+    limit = cfg.get("sharpness_limit")
+    if limit is not None and est.native_sharpness > float(limit):
+        reason = (f"the image is sharper than the estimated kernel allows (native sharpness "
+                  f"{est.native_sharpness:.2f} > estimator.sharpness_limit {float(limit):g}), so it is too wide")
+        warnings.warn(f"kernel estimate rejected: {reason}; using the bicubic kernel", stacklevel=2)
+        return replace(est, kernel=None, fallback_reason=reason)
+    return est
 
 
 def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: int, loggers: list | None,

@@ -218,6 +218,7 @@ def check_settings(cfg: DictConfig) -> None:
         number("estimator.keep", 1)
         number("estimator.back_projection_iters", 0, optional=True)
         number("estimator.son_noise_std", 0, integer=False, optional=True)
+        number("estimator.sharpness_limit", 0, integer=False, optional=True)
         number("estimator.threads", 1, optional=True)
 
 
@@ -330,8 +331,9 @@ def estimate_for_job(cfg: DictConfig, job: Job, loggers: list) -> dict[str, Any]
     own += [logger for logger in loggers if isinstance(logger, WandbLogger)]  # same run, kernelgan/* keys
     est = estimate_kernel(job.image.rgb, job.scale, cfg.estimator, loggers=own,
                           progress=bool(cfg.trainer.get("enable_progress_bar", True)), seed=int(cfg.get("seed") or 0))
+    native = est.native_sharpness
     info: dict[str, Any] = {"seconds": round(est.seconds, 3), "iterations": est.iterations,
-                            "fallback": est.fallback_reason}
+                            "fallback": est.fallback_reason, "native_sharpness": native and round(native, 4)}
     if est.kernel is None:
         return info
     stem = job.out_dir / f"{job.image.name}_kernel_estimated"
