@@ -1,6 +1,6 @@
 """Milliseconds per training iteration: a plain PyTorch loop vs the Lightning framework, per precision.
 
-    python benchmarks/iteration_speed.py [--iters 200] [--crop 128]
+    python benchmarks/iteration_speed.py [--iters 200] [--crop 128] [--repeats 3]
 
 Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 and in bf16 autocast + channels_last
 (the floor on this hardware), then the framework (Trainer + FatherSonDataModule + LR policy) with and without the
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -86,28 +87,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iters", type=int, default=200)
     parser.add_argument("--crop", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds over all rows, interleaved; the table gives each row's median round")
     args = parser.parse_args()
     flops = train_flops(ZSSRNet(), args.crop)
     default = resolve_precision("auto", "cpu")
-    rows = [
-        ("plain loop fp32", plain_loop(args.iters, args.crop, bf16=False)),
-        ("plain loop bf16 + channels_last", plain_loop(args.iters, args.crop, bf16=True)),
-        ("framework 32-true, no test", framework(args.iters, args.crop, "32-true", False)),
-        (f"framework {default}, no test", framework(args.iters, args.crop, default, False)),
-        (f"framework {default}, test every 50", framework(args.iters, args.crop, default, True)),
-    ]
+    cases = {
+        "plain loop fp32": lambda: plain_loop(args.iters, args.crop, bf16=False),
+        "plain loop bf16 + channels_last": lambda: plain_loop(args.iters, args.crop, bf16=True),
+        "framework 32-true, no test": lambda: framework(args.iters, args.crop, "32-true", False),
+        f"framework {default}, no test": lambda: framework(args.iters, args.crop, default, False),
+        f"framework {default}, test every 50": lambda: framework(args.iters, args.crop, default, True),
+    }
+    # a shared machine's speed drifts by 10-20 % over minutes: interleave the rows so drift hits them all alike
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.repeats):
+        for name, run in cases.items():
+            times[name].append(run())
+    rows = [(name, statistics.median(t)) for name, t in times.items()]
     fp32, floor = rows[0][1], rows[1][1]
     print(f"crop {args.crop}, {flops / 1e9:.1f} GFLOP per iteration, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}")
-    print(f"{'':40s} {'ms/it':>8s} {'GFLOP/s':>8s} {'x fp32':>7s} {'x floor':>8s}")
+          f"torch {torch.__version__}, median of {args.repeats} interleaved rounds")
+    print(f"{'':40s} {'ms/it':>8s} {'GFLOP/s':>8s} {'x fp32':>7s} {'x floor':>8s} {'rounds (ms/it)':>20s}")
     for name, ms in rows:
-        print(f"{name:40s} {ms:8.1f} {flops / ms / 1e6:8.0f} {ms / fp32:7.2f} {ms / floor:8.2f}")
+        spread = " ".join(f"{t:.1f}" for t in times[name])
+        print(f"{name:40s} {ms:8.1f} {flops / ms / 1e6:8.0f} {ms / fp32:7.2f} {ms / floor:8.2f} {spread:>20s}")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "iteration_speed.json").write_text(json.dumps({
-        "crop": args.crop, "iters": args.iters, "gflop_per_iteration": flops / 1e9, "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-        "rows": [{"name": n, "ms_per_iteration": ms, "gflops": flops / ms / 1e6} for n, ms in rows]}, indent=2))
+        "crop": args.crop, "iters": args.iters, "repeats": args.repeats, "gflop_per_iteration": flops / 1e9,
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "rows": [{"name": n, "ms_per_iteration": ms, "rounds": times[n], "gflops": flops / ms / 1e6}
+                 for n, ms in rows]}, indent=2))
     print(f"wrote {out / 'iteration_speed.json'}")
 
 

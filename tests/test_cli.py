@@ -41,6 +41,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
                           "estimator.max_steps must be"),
         "bad son noise": (["input=skimage:chelsea", "kernel=estimated", "estimator.son_noise_std=-1"],
                           "estimator.son_noise_std must be"),
+        "bad sharpness limit": (["input=skimage:chelsea", "kernel=estimated", "estimator.sharpness_limit=sharp"],
+                                "estimator.sharpness_limit must be"),
         "bad batching": (["input=skimage:chelsea", "inference.batch_variants=maybe"], "batch_variants must be"),
     }
 

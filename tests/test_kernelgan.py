@@ -18,7 +18,9 @@ from zssr.kernelgan import (
     estimate_kernel,
     for_scale,
     kernel_error,
+    kernel_passband,
     recentre,
+    sharpness_ratio,
 )
 from zssr.kernels import kernel_centre
 from zssr.pipeline import prepare, son_noise, train
@@ -97,11 +99,56 @@ def blurred_photo():
 
 def test_gan_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
     lr, truth = blurred_photo
-    est = estimate_kernel(lr, (2.0, 2.0), QUICK, seed=0)
+    est = estimate_kernel(lr, (2.0, 2.0), {**QUICK, "sharpness_limit": 1.58}, seed=0)
     assert est.iterations == 400 and est.kernel.shape[0] % 2 == 1
     assert np.allclose(com(est.kernel), kernel_centre(est.kernel.shape[0], 2), atol=0.05)
     err, base = kernel_error(est.kernel, truth), kernel_error(bicubic_kernel(2), truth)
     assert err < 0.6 * base, (err, base)
+    assert 0.2 < est.native_sharpness < 1.58  # a right estimate explains the image's sharpness: it is kept
+    torch.rand(1000)  # whatever used the global random stream before, the same seed gives the same estimate
+    again = estimate_kernel(lr, (2.0, 2.0), QUICK, seed=0)
+    assert np.array_equal(again.kernel, est.kernel)
+
+
+def gaussian(variance: float, side: int = 15) -> np.ndarray:
+    yy, xx = np.mgrid[:side, :side] - kernel_centre(side, 2)
+    g = np.exp(-(yy**2 + xx**2) / (2 * variance))
+    return g / g.sum()
+
+
+def test_kernel_passband_is_one_for_a_delta_and_falls_with_width():
+    delta = np.zeros((5, 5))
+    delta[2, 2] = 1
+    assert kernel_passband(delta, (2.0, 2.0)) == pytest.approx(1.0)
+    bands = [kernel_passband(gaussian(v), (2.0, 2.0)) for v in (0.5, 1, 2, 4)]
+    assert all(a > b for a, b in zip(bands, bands[1:], strict=False)) and bands[-1] < 0.05
+
+
+def test_sharpness_over_passband_is_the_same_photo_whatever_the_kernel():
+    """The ratio falls 40-fold from the narrowest to the widest kernel; divided by the kernel's passband it is the
+    photo's own (native) sharpness, which stays put; white noise barely moves it (its floor is taken off)."""
+    hr = open_input("skimage:astronaut").rgb[:, :384, :384].double()
+    ratios, natives = [], []
+    for v in (0.5, 1, 2, 4):
+        k = gaussian(v)
+        lr = (kernel_downscale(hr, torch.as_tensor(k), 2).clamp(0, 1) * 255).round() / 255
+        ratios.append(sharpness_ratio(lr.float()))
+        natives.append(ratios[-1] / kernel_passband(k, (2.0, 2.0)))
+        noisy = (lr + 0.02 * torch.randn(lr.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+        assert sharpness_ratio(noisy.float()) == pytest.approx(ratios[-1], rel=0.25)
+    assert ratios[0] > 20 * ratios[-1]
+    assert max(natives) < 1.3 * min(natives), natives
+
+
+def test_an_estimate_too_wide_for_a_sharp_image_is_rejected():
+    """A bicubic-downscaled photo is sharper than the GAN's (too wide) estimate can explain: bicubic it is."""
+    hr = open_input("skimage:astronaut").rgb[:, :384, :384]
+    lr = (imresize(hr, 0.5).clamp(0, 1) * 255).round() / 255
+    with pytest.warns(UserWarning, match="sharper than the estimated kernel allows"):
+        est = estimate_kernel(lr, (2.0, 2.0), {**QUICK, "sharpness_limit": 1.58}, seed=0)
+    assert est.kernel is None and est.native_sharpness > 1.58 and "estimator.sharpness_limit" in est.fallback_reason
+    kept = estimate_kernel(lr, (2.0, 2.0), {**QUICK, "sharpness_limit": None}, seed=0)  # the check can be turned off
+    assert kept.kernel is not None and kept.native_sharpness == est.native_sharpness
 
 
 @pytest.mark.parametrize("image, why", [(torch.full((3, 120, 120), 0.5), "flat"),
@@ -112,10 +159,31 @@ def test_unusable_images_fall_back_to_bicubic_with_a_warning(image, why):
     assert est.kernel is None and why in est.fallback_reason
 
 
+def test_train_records_a_rejected_estimate_and_uses_bicubic(tmp_path):
+    """End to end: a bicubic-downscaled photo told its true (bicubic) kernel for scoring; the GAN's estimate is
+    rejected, ZSSR runs with the bicubic kernel, and result.json scores both kernels."""
+    hr = open_input("skimage:astronaut").rgb[:, :384, :384]
+    lr = (imresize(hr, 0.5).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    Image.fromarray(lr).save(tmp_path / "sharp.png")
+    np.save(tmp_path / "bicubic.npy", bicubic_kernel(2))
+    cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 'sharp.png'}", "kernel=estimated",
+                          f"true_kernel={tmp_path / 'bicubic.npy'}", "estimator.max_steps=400"],
+                         output_dir=tmp_path / "run")
+    with pytest.warns(UserWarning, match="kernel estimate rejected"):
+        result = train(cfg)
+    est = result["kernel_estimation"]
+    assert result["kernel"] == "bicubic" and est["native_sharpness"] > 1.58
+    assert est["kernel_error"] == est["bicubic_kernel_error"] < 0.01 < est["rejected_kernel_error"]
+    assert (tmp_path / "run" / "sharp_zssr.png").is_file()
+    assert not (tmp_path / "run" / "sharp_kernel_estimated.npy").exists()
+
+
 @pytest.mark.parametrize("scale, side", [("4", 37), ("2.5", None)])  # x4: 3n - 2 - 2 (n // 2) for n = 19
 def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side):
     cfg = compose_config([*tiny_overrides(5), "input=skimage:astronaut", f"scale={scale}", "kernel=estimated",
-                          "estimator.max_steps=600", "inference.back_projection_iters=1"], output_dir=tmp_path)
+                          "estimator.max_steps=600", "inference.back_projection_iters=1",
+                          "estimator.sharpness_limit=null"],  # the sharp photo would reject the estimate
+                         output_dir=tmp_path)
     result = train(cfg)
     s = float(scale)
     assert result["kernel"] == "estimated" and result["output_size"] == [math.ceil(512 * s)] * 2

@@ -370,6 +370,7 @@ class Estimate:
     iterations: int = 0
     fallback_reason: str | None = None
     native_sharpness: float | None = None  # :func:`sharpness_ratio` over the estimate's :func:`kernel_passband`
+    rejected: np.ndarray | None = None  # an estimate turned down as too wide for the image (``kernel`` is then None)
 
 
 def unusable(image: torch.Tensor, g_crop: int) -> str | None:
@@ -453,7 +454,7 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
         reason = (f"the image is sharper than the estimated kernel allows (native sharpness "
                   f"{est.native_sharpness:.2f} > estimator.sharpness_limit {float(limit):g}), so it is too wide")
         warnings.warn(f"kernel estimate rejected: {reason}; using the bicubic kernel", stacklevel=2)
-        return replace(est, kernel=None, fallback_reason=reason)
+        return replace(est, kernel=None, rejected=est.kernel, fallback_reason=reason)
     return est
 
 
@@ -471,7 +472,9 @@ def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: i
                          devices=1, precision=cfg.get("precision") or "32-true", logger=loggers or False,
                          enable_checkpointing=False, enable_progress_bar=progress, enable_model_summary=False,
                          log_every_n_steps=50, num_sanity_val_steps=0)
-    trainer.fit(module, datamodule=data)
+    with torch.random.fork_rng():  # the noise on fake patches: the same estimate for the same seed, whatever ran before
+        torch.manual_seed(seed)
+        trainer.fit(module, datamodule=data)
     raw = module.raw_kernel()
     if not np.all(np.isfinite(raw)) or raw.sum() <= 0:
         reason = f"the estimate did not converge (its weights sum to {raw.sum():.3g})"

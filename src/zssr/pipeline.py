@@ -334,15 +334,20 @@ def estimate_for_job(cfg: DictConfig, job: Job, loggers: list) -> dict[str, Any]
     native = est.native_sharpness
     info: dict[str, Any] = {"seconds": round(est.seconds, 3), "iterations": est.iterations,
                             "fallback": est.fallback_reason, "native_sharpness": native and round(native, 4)}
+    integer = job.scale[0] == job.scale[1] and float(job.scale[0]).is_integer()
+    if job.true_kernel is not None and integer:  # for reference
+        info["bicubic_kernel_error"] = round(kernel_error(bicubic_kernel(int(job.scale[0])), job.true_kernel), 4)
     if est.kernel is None:
+        if job.true_kernel is not None and est.rejected is not None:
+            info["rejected_kernel_error"] = round(kernel_error(est.rejected, job.true_kernel), 4)
+            if integer:  # the error of the kernel ZSSR is given instead
+                info["kernel_error"] = info["bicubic_kernel_error"]
         return info
     stem = job.out_dir / f"{job.image.name}_kernel_estimated"
     npy, mat = save_kernel(est.kernel, stem)
     info.update({"kernel_file": str(mat), "kernel_size": list(est.kernel.shape)})
     if job.true_kernel is not None:
         info["kernel_error"] = round(kernel_error(est.kernel, job.true_kernel), 4)
-        if job.scale[0] == job.scale[1] and float(job.scale[0]).is_integer():  # for reference
-            info["bicubic_kernel_error"] = round(kernel_error(bicubic_kernel(int(job.scale[0])), job.true_kernel), 4)
     try:
         kernel_figure(stem.with_suffix(".png"), est.kernel, job.true_kernel,
                       title=f"{job.image.name} x{job.scale[0]:g}" + (f", error {info['kernel_error']:.3f}"
