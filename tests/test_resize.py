@@ -76,14 +76,8 @@ def bicubic_baseline(dataset: str, scale: int) -> tuple[float, float]:
     return float(np.mean(psnrs)), float(np.mean(ssims))
 
 
-def _cells(known_ssim_gap: bool = False) -> list:
-    params = []
-    for d, s in PUBLISHED_BICUBIC:
-        marks = [pytest.mark.slow] if d == "bsd100" else []
-        if known_ssim_gap and d == "bsd100" and s in (3, 4):
-            marks.append(pytest.mark.xfail(strict=True, reason="BSD100 x3/x4 SSIM come out ~0.001 above the paper"))
-        params.append(pytest.param(d, s, marks=marks))
-    return params
+def _cells() -> list:
+    return [pytest.param(d, s, marks=[pytest.mark.slow] if d == "bsd100" else []) for d, s in PUBLISHED_BICUBIC]
 
 
 @needs_data
@@ -95,7 +89,7 @@ def test_bicubic_psnr_matches_published(dataset, scale):
 
 
 @needs_data
-@pytest.mark.parametrize("dataset,scale", _cells(known_ssim_gap=True))
+@pytest.mark.parametrize("dataset,scale", _cells())
 def test_bicubic_ssim_matches_published(dataset, scale):
     assert bicubic_baseline(dataset, scale)[1] == pytest.approx(PUBLISHED_BICUBIC[(dataset, scale)][1], abs=0.001)
 
