@@ -43,3 +43,17 @@ def test_grayscale_images_are_measured_on_their_own_channel():
     assert gray == pytest.approx(psnr(a[:1], b[:1], shave=2))
     # as RGB the Y transform squeezes the range to [16, 235]: about 20*log10(255/219) = 1.32 dB higher
     assert evaluate(a, b, 2)["psnr"] - gray == pytest.approx(1.32, abs=0.15)
+
+
+def test_ssim_is_the_valid_window_mean_of_wang_et_al():
+    """Wang et al.'s ssim_index.m averages only windows inside the image; scikit-image's Gaussian SSIM (sigma 1.5,
+    population covariance) crops the same border, so it is an independent reference."""
+    from skimage.metrics import structural_similarity
+
+    gen = torch.Generator().manual_seed(0)
+    hr = torch.rand(3, 40, 52, generator=gen, dtype=torch.float64)
+    sr = (hr + 0.1 * torch.randn(hr.shape, generator=gen, dtype=torch.float64)).clamp(0, 1)
+    a, b = rgb_to_y(quantize(sr))[2:-2, 2:-2].numpy(), rgb_to_y(quantize(hr))[2:-2, 2:-2].numpy()
+    reference = structural_similarity(a, b, data_range=255, gaussian_weights=True, sigma=1.5,
+                                      use_sample_covariance=False)
+    assert ssim(sr, hr, shave=2) == pytest.approx(reference, abs=1e-9)
