@@ -1,6 +1,6 @@
 """Calibrating ``estimator.sharpness_limit``: how sharp are natural images once their kernel's blur is taken out?
 
-    python benchmarks/kernel_guard.py [--images 80] [--seed 777] [--quantile 0.95]
+    python benchmarks/kernel_guard.py [--images 80] [--seed 777] [--quantile 0.95] [--scale 2]
 
 Takes BSD100 images *outside* the seeded 20-image subset that the results are reported on (``dataset.count=20``,
 seed 1234), degrades each with its own random kernel of the paper's Table 2 (seeded by ``--seed``), and measures the
@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=80, help="held-out BSD100 images (at most 80)")
     parser.add_argument("--seed", type=int, default=777, help="seed of the random kernels")
     parser.add_argument("--quantile", type=float, default=0.95, help="the limit: this quantile of native sharpness")
+    parser.add_argument("--scale", type=int, default=2, help="SR factor of the random kernels (the limit is set at 2)")
     args = parser.parse_args()
     root = DATA / "bsd100" / "HR"
     if not root.is_dir():
@@ -71,9 +72,9 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     rows = []
     for ref in refs:
-        seed = image_seed(args.seed, "bsd100", ref.name, "random_kernel", 2.0)
-        deg = degrade(ref.load().rgb, 2, "random_kernel", seed)
-        passband = kernel_passband(deg.kernel, (2.0, 2.0))
+        seed = image_seed(args.seed, "bsd100", ref.name, "random_kernel", float(args.scale))
+        deg = degrade(ref.load().rgb, args.scale, "random_kernel", seed)
+        passband = kernel_passband(deg.kernel, (float(args.scale),) * 2)
         ratios = {name: sharpness_ratio(img) for name, img in variants(deg.lr, rng).items()}
         rows.append({"image": ref.name, "kernel_det": covariance_det(deg.kernel), "passband": passband,
                      "ratios": ratios, "native": {name: r / passband for name, r in ratios.items()}})
@@ -81,7 +82,8 @@ def main() -> int:
     limit = float(np.quantile(native, args.quantile))
     corr = float(np.corrcoef(np.log([max(r["ratios"]["clean"], 1e-9) for r in rows]),
                              np.log([r["kernel_det"] for r in rows]))[0, 1])
-    print(f"{len(rows)} held-out images; plain ratio against kernel size (log, covariance determinant): r = {corr:.3f}")
+    print(f"x{args.scale}, {len(rows)} held-out images; plain ratio against kernel size "
+          f"(log, covariance determinant): r = {corr:.3f}")
     print(f"native sharpness: median {np.median(native):.3f}, quantile {args.quantile:g} = {limit:.3f} "
           f"(the limit), max {native.max():.3f}\n")
     print(f"{'LR image':12s} {'median native':>14s} {'above the limit':>16s}")
@@ -90,10 +92,12 @@ def main() -> int:
         n = np.array([row["native"][name] for row in rows])
         table[name] = {"median_native": float(np.median(n)), "above_limit": float((n > limit).mean())}
         print(f"{name:12s} {table[name]['median_native']:14.3f} {table[name]['above_limit']:16.2f}")
-    out = Path(__file__).resolve().parent / "results" / "kernel_guard.json"
+    suffix = "" if args.scale == 2 else f"_x{args.scale}"
+    out = Path(__file__).resolve().parent / "results" / f"kernel_guard{suffix}.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"images": len(rows), "seed": args.seed, "quantile": args.quantile, "limit": limit,
-                               "correlation_ratio_kernel_size": corr, "variants": table, "rows": rows}, indent=2))
+    out.write_text(json.dumps({"images": len(rows), "seed": args.seed, "scale": args.scale, "quantile": args.quantile,
+                               "limit": limit, "correlation_ratio_kernel_size": corr, "variants": table, "rows": rows},
+                              indent=2))
     print(f"wrote {out}")
     return 0
 
