@@ -176,6 +176,9 @@ def test_train_records_a_rejected_estimate_and_uses_bicubic(tmp_path):
     assert est["kernel_error"] == est["bicubic_kernel_error"] < 0.01 < est["rejected_kernel_error"]
     assert (tmp_path / "run" / "sharp_zssr.png").is_file()
     assert not (tmp_path / "run" / "sharp_kernel_estimated.npy").exists()
+    rejected = np.load(tmp_path / "run" / "sharp_kernel_rejected.npy")  # kept for a look, not used
+    assert kernel_error(rejected, bicubic_kernel(2)) == pytest.approx(est["rejected_kernel_error"], abs=1e-4)
+    assert (tmp_path / "run" / "sharp_kernel_rejected.png").is_file()
 
 
 @pytest.mark.parametrize("scale, side", [("4", 37), ("2.5", None)])  # x4: 3n - 2 - 2 (n // 2) for n = 19

@@ -322,7 +322,8 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> tup
 def estimate_for_job(cfg: DictConfig, job: Job, loggers: list) -> dict[str, Any]:
     """kernel=estimated: learn the input's kernel (:mod:`zssr.kernelgan`), save it as ``<stem>_kernel_estimated``
     (``.npy``, ``.mat`` and a picture, beside the true kernel when given) and make it the job's kernel. An image the
-    estimator cannot learn from keeps the bicubic kernel, with a warning."""
+    estimator cannot learn from keeps the bicubic kernel, with a warning; so does an estimate rejected as too wide
+    (saved as ``<stem>_kernel_rejected``)."""
     from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
     from zssr.kernelgan import bicubic_kernel, estimate_kernel, kernel_error, kernel_figure
@@ -337,26 +338,28 @@ def estimate_for_job(cfg: DictConfig, job: Job, loggers: list) -> dict[str, Any]
     integer = job.scale[0] == job.scale[1] and float(job.scale[0]).is_integer()
     if job.true_kernel is not None and integer:  # for reference
         info["bicubic_kernel_error"] = round(kernel_error(bicubic_kernel(int(job.scale[0])), job.true_kernel), 4)
-    if est.kernel is None:
-        if job.true_kernel is not None and est.rejected is not None:
-            info["rejected_kernel_error"] = round(kernel_error(est.rejected, job.true_kernel), 4)
-            if integer:  # the error of the kernel ZSSR is given instead
-                info["kernel_error"] = info["bicubic_kernel_error"]
+    kernel = est.kernel if est.kernel is not None else est.rejected
+    if kernel is None:
         return info
-    stem = job.out_dir / f"{job.image.name}_kernel_estimated"
-    npy, mat = save_kernel(est.kernel, stem)
-    info.update({"kernel_file": str(mat), "kernel_size": list(est.kernel.shape)})
-    if job.true_kernel is not None:
-        info["kernel_error"] = round(kernel_error(est.kernel, job.true_kernel), 4)
+    accepted = est.kernel is not None
+    stem = job.out_dir / f"{job.image.name}_kernel_{'estimated' if accepted else 'rejected'}"
+    npy, mat = save_kernel(kernel, stem)  # a rejected estimate too, for a look at what was turned down
+    info.update({"kernel_file" if accepted else "rejected_kernel_file": str(mat), "kernel_size": list(kernel.shape)})
+    error = None if job.true_kernel is None else round(kernel_error(kernel, job.true_kernel), 4)
+    if error is not None:
+        info["kernel_error" if accepted else "rejected_kernel_error"] = error
+        if not accepted and integer:  # the error of the kernel ZSSR is given instead: bicubic
+            info["kernel_error"] = info["bicubic_kernel_error"]
     try:
-        kernel_figure(stem.with_suffix(".png"), est.kernel, job.true_kernel,
-                      title=f"{job.image.name} x{job.scale[0]:g}" + (f", error {info['kernel_error']:.3f}"
-                                                                     if "kernel_error" in info else ""))
+        kernel_figure(stem.with_suffix(".png"), kernel, job.true_kernel,
+                      title=f"{job.image.name} x{job.scale[0]:g}{'' if accepted else ' (rejected)'}"
+                      + ("" if error is None else f", error {error:.3f}"))
     except Exception as exc:  # a picture must never cost the result
         warnings.warn(f"could not draw the kernel picture: {exc}", stacklevel=2)
-    job.kernel = as_tensor(est.kernel)
-    log.info("estimated kernel %s in %.1f s%s", npy.name, est.seconds,
-             f", error {info['kernel_error']:.3f} against true_kernel" if "kernel_error" in info else "")
+    if accepted:
+        job.kernel = as_tensor(kernel)
+        log.info("estimated kernel %s in %.1f s%s", npy.name, est.seconds,
+                 "" if error is None else f", error {error:.3f} against true_kernel")
     return info
 
 
