@@ -181,6 +181,29 @@ def test_train_records_a_rejected_estimate_and_uses_bicubic(tmp_path):
     assert (tmp_path / "run" / "sharp_kernel_rejected.png").is_file()
 
 
+def test_estimate_only_writes_the_kernel_and_its_score(tmp_path, blurred_photo, capsys):
+    """``python -m zssr.estimate``: the kernel (.npy, .mat with ``Kernel``), its picture and result.json, no ZSSR."""
+    from scipy.io import loadmat
+
+    from zssr.estimate import estimate
+
+    lr, truth = blurred_photo
+    Image.fromarray((lr * 255).round().byte().permute(1, 2, 0).numpy()).save(tmp_path / "blurred.png")
+    np.save(tmp_path / "truth.npy", truth)
+    cfg = compose_config([f"input={tmp_path / 'blurred.png'}", f"true_kernel={tmp_path / 'truth.npy'}", "logger=none",
+                          "trainer.enable_progress_bar=false", "estimator.max_steps=400"],
+                         config_name="estimate", output_dir=tmp_path / "run")
+    result = estimate(cfg)
+    run = tmp_path / "run"
+    kernel = np.load(run / "blurred_kernel_estimated.npy")
+    assert np.allclose(loadmat(run / "blurred_kernel_estimated.mat")["Kernel"], kernel)
+    assert result["kernel_error"] == pytest.approx(kernel_error(kernel, truth), abs=1e-4)
+    assert result["kernel_error"] < 0.6 * result["bicubic_kernel_error"]
+    assert (run / "blurred_kernel_estimated.png").is_file() and (run / "result.json").is_file()
+    assert not list(run.glob("*_zssr.png"))
+    assert capsys.readouterr().out.strip().endswith("blurred_kernel_estimated.mat")
+
+
 @pytest.mark.parametrize("scale, side", [("4", 37), ("2.5", None)])  # x4: 3n - 2 - 2 (n // 2) for n = 19
 def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side):
     cfg = compose_config([*tiny_overrides(5), "input=skimage:astronaut", f"scale={scale}", "kernel=estimated",

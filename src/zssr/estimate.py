@@ -1,8 +1,9 @@
 """Only estimate a kernel: ``python -m zssr.estimate input=photo.png scale=2 [true_kernel=k.mat]``.
 
 Writes ``<stem>_kernel_estimated.npy`` / ``.mat`` (variable ``Kernel``, ready for ``train.py kernel=...``), a picture
-of it (beside the true kernel when given) and ``result.json`` to the run dir. Any ``estimator.*`` setting can be
-overridden, e.g. ``estimator.max_steps=1500``.
+of it (beside the true kernel when given) and ``result.json`` to the run dir. An estimate rejected as too wide for
+the image (``estimator.sharpness_limit``) is written as ``<stem>_kernel_rejected`` instead. Any ``estimator.*``
+setting can be overridden, e.g. ``estimator.max_steps=1500``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ def estimate(cfg: DictConfig) -> dict:
         status = "success"
     finally:
         close_loggers(loggers, status)
-    print(result.get("kernel_file") or f"no kernel: {result['fallback']}")
+    if result.get("kernel_file"):
+        print(result["kernel_file"])
+    elif result.get("rejected_kernel_file"):
+        print(f"rejected: {result['fallback']}; the estimate is in {result['rejected_kernel_file']}")
+    else:
+        print(f"no kernel: {result['fallback']}")
     return result
 
 
