@@ -49,7 +49,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel",
                                   "NaN kernel", "missing gt", "bad precision", "bad crop", "bad BP list",
-                                  "bad net", "bad estimator", "bad son noise", "bad batching"])
+                                  "bad net", "bad estimator", "bad son noise", "bad sharpness limit",
+                                  "bad batching"])
 def test_bad_input_one_line(tmp_path, case):
     args, message = bad_inputs(tmp_path)[case]
     proc = train_py(*args, tmp_path=tmp_path)
