@@ -15,7 +15,6 @@ training, under a minute.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -23,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from zssr.datasets import list_images
-from zssr.degradations import degrade, image_seed
+from zssr.degradations import add_noise, degrade, image_seed, jpeg
 from zssr.kernelgan import kernel_passband, sharpness_ratio
 
 DATA = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
@@ -42,18 +40,8 @@ def covariance_det(kernel: np.ndarray) -> float:
 
 def variants(lr: torch.Tensor, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """The 8-bit LR image as saved, plus noisy and JPEG-compressed copies of it."""
-    def jpeg(img: torch.Tensor, quality: int) -> torch.Tensor:
-        buf = io.BytesIO()
-        Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(buf, "JPEG",
-                                                                                              quality=quality)
-        return torch.from_numpy(np.asarray(Image.open(buf), np.float32) / 255).permute(2, 0, 1)
-
-    def noisy(img: torch.Tensor, sigma: float) -> torch.Tensor:
-        return (img + torch.from_numpy(rng.normal(0, sigma, img.shape).astype(np.float32))).clamp(0, 1)
-
-    clean = (lr * 255).round() / 255
-    return {"clean": clean, "noise 0.01": noisy(clean, 0.01), "noise 0.03": noisy(clean, 0.03),
-            "jpeg 75": jpeg(clean, 75), "jpeg 45": jpeg(clean, 45)}
+    return {"clean": lr, "noise 0.01": add_noise(lr, "gaussian", 0.01, rng),
+            "noise 0.03": add_noise(lr, "gaussian", 0.03, rng), "jpeg 75": jpeg(lr, 75), "jpeg 45": jpeg(lr, 45)}
 
 
 def main() -> int:

@@ -71,6 +71,20 @@ def delta_kernel(scale: int) -> np.ndarray:
     return k
 
 
+def add_noise(lr: torch.Tensor, mode: str, sigma: float, rng: np.random.Generator) -> torch.Tensor:
+    """``gaussian`` or ``speckle`` noise of standard deviation ``sigma`` (scikit-image), clipped, back to 8 bits."""
+    noisy = random_noise(lr.permute(1, 2, 0).numpy(), mode=mode, var=sigma**2, rng=rng, clip=True)
+    return to_8bit(torch.from_numpy(noisy).permute(2, 0, 1))
+
+
+def jpeg(lr: torch.Tensor, quality: int) -> torch.Tensor:
+    """The image after a round trip through JPEG at ``quality`` (Pillow)."""
+    buf = io.BytesIO()
+    arr = (lr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
+    return torch.from_numpy(np.array(Image.open(buf).convert("RGB"))).permute(2, 0, 1).float() / 255
+
+
 def degrade(hr: torch.Tensor, scale: int, kind: str, seed: int) -> Degraded:
     """Make the LR input of one benchmark image. ``hr`` is ``(3, H, W)`` in [0, 1]."""
     if kind not in NAMES:
@@ -90,12 +104,7 @@ def degrade(hr: torch.Tensor, scale: int, kind: str, seed: int) -> Degraded:
         lr = imresize(hr.double(), 1 / scale)
     lr = to_8bit(lr)
     if kind in ("gaussian_noise", "speckle"):
-        mode = "gaussian" if kind == "gaussian_noise" else "speckle"
-        noisy = random_noise(lr.permute(1, 2, 0).numpy(), mode=mode, var=0.05**2, rng=rng, clip=True)
-        lr = to_8bit(torch.from_numpy(noisy).permute(2, 0, 1))
+        lr = add_noise(lr, "gaussian" if kind == "gaussian_noise" else "speckle", 0.05, rng)
     elif kind == "jpeg":
-        buf = io.BytesIO()
-        arr = (lr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        Image.fromarray(arr).save(buf, format="JPEG", quality=45)
-        lr = torch.from_numpy(np.array(Image.open(buf).convert("RGB"))).permute(2, 0, 1).float() / 255
+        lr = jpeg(lr, 45)
     return Degraded(hr=hr.float(), lr=lr.float(), kernel=kernel, kind=kind)
