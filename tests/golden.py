@@ -30,7 +30,8 @@ IGNORED = ("seconds", "device")  # wall-clock times and where it ran are not res
 
 def machine_key() -> str:
     bf16 = "-bf16" if torch.cpu._is_avx512_bf16_supported() else ""
-    return f"{torch.backends.cpu.get_cpu_capability().lower()}{bf16}-torch{torch.__version__}-t{torch.get_num_threads()}"
+    capability = torch.backends.cpu.get_cpu_capability().lower()
+    return f"{capability}{bf16}-torch{torch.__version__}-t{torch.get_num_threads()}"
 
 
 def _inputs(work: Path, data_dir: Path) -> dict[str, Path]:
@@ -61,9 +62,10 @@ def _inputs(work: Path, data_dir: Path) -> dict[str, Path]:
 def cases(data_dir: Path) -> dict[str, tuple[str, Callable[[Path, dict[str, Path]], list[str]]]]:
     """name -> (config name, overrides for a run in ``out`` with the inputs ``f``)."""
     example = data_dir / "zssr_test_data" / "kernel_example" / "BSD100_100_lr_rand_ker_c_X2.png"
+    example_kernel = example.with_name(example.stem + "_0.mat")
     return {
         "default": ("train", lambda out, f: [f"input={f['lr']}", f"gt={f['gt']}", "trainer.max_steps=300"]),
-        "given_kernel": ("train", lambda out, f: [f"input={example}", f"kernel={example.with_name(example.stem + '_0.mat')}",
+        "given_kernel": ("train", lambda out, f: [f"input={example}", f"kernel={example_kernel}",
                                                   "experiment=given_kernel", "trainer.max_steps=20"]),
         "estimated": ("train", lambda out, f: [f"input={f['blurred']}", "kernel=estimated",
                                                f"true_kernel={f['blurred_true']}", "estimator.max_steps=300",

@@ -5,9 +5,8 @@ import json
 
 import pytest
 
-from golden import GOLDEN_DIR, _inputs, cases, differences, fingerprint, machine_key, run_case
-
 from conftest import DATA_DIR, needs_data
+from golden import GOLDEN_DIR, _inputs, cases, differences, fingerprint, machine_key, run_case
 
 
 @pytest.fixture(scope="module")
