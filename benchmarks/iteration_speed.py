@@ -25,7 +25,7 @@ from zssr.imageio import open_input
 from zssr.lr_policy import LinearFitLRPolicy
 from zssr.module import ZSSRModule
 from zssr.net import ZSSRNet
-from zssr.pipeline import resolve_precision
+from zssr.settings import resolve_precision
 
 
 def train_flops(net: ZSSRNet, crop: int) -> float:

@@ -24,7 +24,8 @@ import torch
 from zssr.api import compose_config
 from zssr.datasets import list_images
 from zssr.degradations import degrade, image_seed
-from zssr.kernelgan import bicubic_kernel, estimate_kernel, kernel_error
+from zssr.kernelgan import estimate_kernel
+from zssr.kernels import bicubic_kernel, kernel_error
 
 DATA = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 

@@ -38,7 +38,7 @@ def _inputs(work: Path, data_dir: Path) -> dict[str, Path]:
     """The small real inputs of the cases, made into ``work``."""
     from zssr.degradations import gaussian_kernel
     from zssr.imageio import load_image, open_input, save_image
-    from zssr.kernelgan import bicubic_kernel
+    from zssr.kernels import bicubic_kernel
     from zssr.resize import imresize, kernel_downscale
 
     work.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ def test_rerun_skips_finished_images_and_keeps_results(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a finished image was recomputed")
 
-    monkeypatch.setattr(evaluation, "train", boom)
+    monkeypatch.setattr(evaluation, "run", boom)
     second = evaluation.evaluate(cfg)
     assert (tmp_path / "metrics.csv").read_text() == before and second == first
 

@@ -86,7 +86,7 @@ def test_batched_ensemble_equals_one_variant_at_a_time(kernel):
 def test_batched_ensemble_is_auto_on_accelerators_only():
     from omegaconf import OmegaConf
 
-    from zssr.pipeline import batch_variants
+    from zssr.gradual import batch_variants
 
     cfg = OmegaConf.create({"inference": {"batch_variants": "auto"}})
     assert not batch_variants(cfg, torch.device("cpu")) and batch_variants(cfg, torch.device("cuda"))

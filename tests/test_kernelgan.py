@@ -11,25 +11,24 @@ from PIL import Image
 from zssr.api import compose_config
 from zssr.degradations import gaussian_kernel
 from zssr.imageio import open_input
-from zssr.kernelgan import (
-    DeepLinearGenerator,
-    analytic_x4,
-    bicubic_kernel,
-    estimate_kernel,
-    for_scale,
-    kernel_error,
-    kernel_passband,
-    recentre,
-    sharpness_ratio,
-)
-from zssr.kernels import kernel_centre
-from zssr.pipeline import prepare, son_noise, train
+from zssr.kernelgan import DeepLinearGenerator, estimate_kernel, kernel_passband, sharpness_ratio
+from zssr.kernels import analytic_x4, bicubic_kernel, for_scale, kernel_centre, kernel_error, recentre
+from zssr.pipeline import train
+from zssr.plan import kernel_plan
 from zssr.resize import imresize, kernel_downscale
+from zssr.settings import per_step
 
 from conftest import tiny_overrides
 
-QUICK = {"crop_size": 64, "max_steps": 400, "precision": "32-true", "keep": 40, "accelerator": "cpu", "threads": 1,
-         "module": {}}
+
+def quick(**settings):
+    """The shipped estimator settings, 400 steps on the CPU, no sharpness check unless asked for."""
+    settings = {"sharpness_limit": None, **settings}
+    extra = [f"estimator.{k}={'null' if v is None else v}" for k, v in settings.items()]
+    return compose_config(["estimator.max_steps=400", "estimator.trainer.accelerator=cpu", *extra]).estimator
+
+
+QUICK = quick()
 
 
 def com(k):
@@ -99,7 +98,7 @@ def blurred_photo():
 
 def test_gan_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
     lr, truth = blurred_photo
-    est = estimate_kernel(lr, (2.0, 2.0), {**QUICK, "sharpness_limit": 1.58}, seed=0)
+    est = estimate_kernel(lr, (2.0, 2.0), quick(sharpness_limit=1.58), seed=0)
     assert est.iterations == 400 and est.kernel.shape[0] % 2 == 1
     assert np.allclose(com(est.kernel), kernel_centre(est.kernel.shape[0], 2), atol=0.05)
     err, base = kernel_error(est.kernel, truth), kernel_error(bicubic_kernel(2), truth)
@@ -145,9 +144,9 @@ def test_an_estimate_too_wide_for_a_sharp_image_is_rejected():
     hr = open_input("skimage:astronaut").rgb[:, :384, :384]
     lr = (imresize(hr, 0.5).clamp(0, 1) * 255).round() / 255
     with pytest.warns(UserWarning, match="sharper than the estimated kernel allows"):
-        est = estimate_kernel(lr, (2.0, 2.0), {**QUICK, "sharpness_limit": 1.58}, seed=0)
+        est = estimate_kernel(lr, (2.0, 2.0), quick(sharpness_limit=1.58), seed=0)
     assert est.kernel is None and est.native_sharpness > 1.58 and "estimator.sharpness_limit" in est.fallback_reason
-    kept = estimate_kernel(lr, (2.0, 2.0), {**QUICK, "sharpness_limit": None}, seed=0)  # the check can be turned off
+    kept = estimate_kernel(lr, (2.0, 2.0), quick(), seed=0)  # the check can be turned off
     assert kept.kernel is not None and kept.native_sharpness == est.native_sharpness
 
 
@@ -230,12 +229,16 @@ def test_train_on_a_tiny_image_falls_back_to_bicubic(tmp_path):
     assert (tmp_path / "run" / "t_zssr.png").is_file()
 
 
-@pytest.mark.parametrize("overrides, noise, bp", [([], 0.0, 10), (["kernel=estimated"], 0.0125, 2),
-                                                 (["kernel=estimated", "data.noise_std=0.03"], 0.03, 2),
-                                                 (["kernel=estimated", "inference.back_projection_iters=1"], 0.0125, 1),
-                                                 (["kernel=estimated", "estimator.son_noise_std=0",
-                                                   "estimator.back_projection_iters=null"], 0.0, 10)])
-def test_an_estimated_kernel_gets_noisy_sons_and_light_back_projection(tmp_path, overrides, noise, bp):
-    cfg = compose_config(["input=skimage:astronaut", *overrides], output_dir=tmp_path)
-    job = prepare(cfg)
-    assert son_noise(cfg, job) == noise and job.bp_iters == [bp]
+@pytest.mark.parametrize("overrides, mode, noise, bp", [
+    ([], "bicubic", 0.0, 10), ([], "given", 0.0, 10), ([], "estimated", 0.0125, 2), ([], "rejected", 0.0125, 2),
+    ([], "failed", 0.0125, 2), (["data.noise_std=0.03"], "estimated", 0.03, 2),
+    (["inference.back_projection_iters=1"], "estimated", 0.0125, 1),
+    (["kernel_guess.son_noise_std=0", "kernel_guess.back_projection_iters=null"], "estimated", 0.0, 10)])
+def test_a_guessed_kernel_gets_noisy_sons_and_light_back_projection(overrides, mode, noise, bp):
+    """The kernel plan: a guessed kernel (estimated, or bicubic after a rejected or failed estimate) gets noisy sons and
+    few back-projections; turns and flips are off with any kernel but bicubic."""
+    cfg = compose_config(["input=skimage:astronaut", *overrides])
+    kernel = bicubic_kernel(2) if mode in ("given", "estimated") else None
+    plan = kernel_plan(cfg, mode, kernel)
+    assert plan.son_noise_std == noise and plan.cap(per_step(cfg.inference.back_projection_iters, 1)) == [bp]
+    assert plan.train_rotations == plan.ensemble_flips == (kernel is None)

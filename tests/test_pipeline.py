@@ -10,8 +10,10 @@ from PIL import Image
 from zssr.api import compose_config
 from zssr.errors import ZSSRError
 from zssr.imageio import load_image, save_image
-from zssr.pipeline import gradual_schedule, parse_scale, train
+from zssr.job import gradual_schedule
+from zssr.pipeline import train
 from zssr.resize import imresize
+from zssr.settings import parse_scale
 
 from conftest import EXAMPLES, needs_data, tiny_overrides
 

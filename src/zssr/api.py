@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# the configs ship inside the package as zssr.conf (the checkout's top-level conf/), so an installed copy finds them
+CONF_DIR = Path(str(files("zssr.conf")))
 
 
 def compose_config(overrides: Sequence[str] = (), config_name: str = "train",

@@ -1,4 +1,8 @@
-"""The Hydra boundary: run a task, turn user errors into one line and a non-zero exit, always close W&B."""
+"""The Hydra boundary: run a task, turn user errors into one line and a non-zero exit, always close W&B.
+
+The console scripts ``zssr-train``, ``zssr-evaluate`` and ``zssr-estimate`` are the mains here; the checkout's
+``train.py`` and ``evaluate.py`` are the same mains with the checkout's ``conf/``.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,16 @@ import sys
 import warnings
 from typing import Any
 
+import hydra
 from hydra.errors import InstantiationException
 from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from zssr.errors import ZSSRError
+from zssr.tracking import finish_wandb
+
+PACKAGED_CONF = "pkg://zssr.conf"
 
 
 def quiet_libraries() -> None:
@@ -69,10 +77,22 @@ def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
         print(f"error: invalid configuration: {message or exc.__class__.__name__}", file=sys.stderr)
         sys.exit(1)
     finally:
-        try:
-            import wandb
+        finish_wandb()
 
-            if wandb.run is not None:
-                wandb.finish()
-        except Exception:  # closing a dashboard must not hide the real outcome
-            pass
+
+def train_task(cfg: DictConfig) -> float | None:
+    """train.py: returns the PSNR (when a ground truth is given) for sweepers."""
+    result = run_task("zssr.pipeline:train", cfg)
+    return result.get("psnr") if result else None
+
+
+def evaluate_task(cfg: DictConfig) -> float | None:
+    """evaluate.py: returns ZSSR's mean PSNR for sweepers."""
+    summary = run_task("zssr.evaluation:evaluate", cfg)
+    return summary["methods"].get("zssr", {}).get("psnr") if summary else None
+
+
+train_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="train")(train_task)
+evaluate_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="evaluate")(evaluate_task)
+estimate_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="estimate")(
+    lambda cfg: run_task("zssr.estimate:estimate", cfg) and None)

@@ -1,4 +1,4 @@
-"""Only estimate a kernel: ``python -m zssr.estimate input=photo.png scale=2 [true_kernel=k.mat]``.
+"""Only estimate a kernel: ``python -m zssr.estimate input=photo.png scale=2`` (or ``zssr-estimate ...``).
 
 Writes ``<stem>_kernel_estimated.npy`` / ``.mat`` (variable ``Kernel``, ready for ``train.py kernel=...``), a picture
 of it (beside the true kernel when given) and ``result.json`` to the run dir. An estimate rejected as too wide for
@@ -8,40 +8,34 @@ setting can be overridden, e.g. ``estimator.max_steps=1500``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from zssr.api import CONF_DIR
-from zssr.cli import run_task
+from zssr.estimation import estimate_for_run
+from zssr.job import read_inputs
+from zssr.results import finite
+from zssr.tracking import run_loggers
 
 
-def estimate(cfg: DictConfig) -> dict:
-    from zssr.pipeline import close_loggers, estimate_for_job, make_loggers, prepare
-
-    job = prepare(cfg)
-    loggers = make_loggers(cfg)
-    status = "failed"
-    try:
-        result = {"input": str(cfg.input), "scale": list(job.scale), **estimate_for_job(cfg, job, loggers)}
-        (job.out_dir / "result.json").write_text(json.dumps(result, indent=2))
-        status = "success"
-    finally:
-        close_loggers(loggers, status)
-    if result.get("kernel_file"):
+def estimate(cfg: DictConfig) -> dict[str, Any]:
+    inputs = read_inputs(cfg)
+    with run_loggers(cfg) as loggers:
+        _, _, record = estimate_for_run(cfg, inputs.image, inputs.scale, inputs.out_dir, inputs.true_kernel, loggers)
+        result = finite({"input": str(cfg.input), "scale": list(inputs.scale), **dataclasses.asdict(record)})
+        (inputs.out_dir / "result.json").write_text(json.dumps(result, indent=2, allow_nan=False))
+    if result["kernel_file"]:
         print(result["kernel_file"])
-    elif result.get("rejected_kernel_file"):
+    elif result["rejected_kernel_file"]:
         print(f"rejected: {result['fallback']}; the estimate is in {result['rejected_kernel_file']}")
     else:
         print(f"no kernel: {result['fallback']}")
     return result
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="estimate")
-def main(cfg: DictConfig) -> None:
-    run_task("zssr.estimate:estimate", cfg)
-
-
 if __name__ == "__main__":
-    main()
+    from zssr.cli import estimate_main
+
+    estimate_main()

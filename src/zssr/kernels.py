@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
+import scipy.ndimage
 import torch
 
 from zssr.errors import ZSSRError
+from zssr.resize import cubic
 
 MAX_KERNEL_SIZE = 65
 # Estimated kernels may ring a little (charlie_0.mat, from Michaeli & Irani's estimator, has 2% negative mass).
@@ -84,3 +86,75 @@ def save_kernel(kernel: np.ndarray, stem: str | Path) -> tuple[Path, Path]:
 
 def as_tensor(kernel: np.ndarray | None) -> torch.Tensor | None:
     return None if kernel is None else torch.as_tensor(kernel, dtype=torch.float32)
+
+
+# ------------------------------------------------------------------- conventions of estimated and reference kernels
+def zero_negligible(kernel: np.ndarray, keep: int = 40) -> np.ndarray:
+    """Subtract 0.75 x the ``keep + 1``-th largest value, clip at zero, renormalise (the paper's clean-up)."""
+    values = np.sort(kernel.ravel())
+    floor = 0.75 * values[-min(keep, values.size - 1) - 1]
+    k = np.clip(kernel - floor, 0, None)
+    return k / k.sum() if k.sum() > 0 else kernel / kernel.sum()
+
+
+def recentre(kernel: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """Shift (sub-pixel, padding first so nothing is lost) so the centre of mass sits where :func:`kernel_centre`
+    puts it for ``scale``; the result is square with an odd side."""
+    com = np.array(scipy.ndimage.center_of_mass(kernel))
+    pad = int(np.ceil(np.abs(com - (np.array(kernel.shape) // 2)).max())) + 2
+    k = np.pad(kernel, pad)
+    side = max(k.shape) | 1
+    k = np.pad(k, ((0, side - k.shape[0]), (0, side - k.shape[1])))
+    com = np.array(scipy.ndimage.center_of_mass(k))
+    want = np.array([kernel_centre(side, s) for s in scale])
+    k = scipy.ndimage.shift(k, want - com, order=3, mode="constant")
+    k = np.clip(k, 0, None)
+    return k / k.sum()
+
+
+def analytic_x4(k2: np.ndarray) -> np.ndarray:
+    """The x4 kernel of downscaling twice by 2 with ``k2``: ``k4[2a + b] += k2[a] k2[b]`` (3K - 2 wide), trimmed by
+    ``K // 2`` on each side where it is negligible. In this project's convention its centre lands where x4 wants it."""
+    n = k2.shape[0]
+    big = np.zeros((3 * n - 2, 3 * n - 2))
+    for r in range(n):
+        for c in range(n):
+            big[2 * r: 2 * r + n, 2 * c: 2 * c + n] += k2[r, c] * k2
+    trim = n // 2
+    k = big[trim:-trim, trim:-trim]
+    return k / k.sum()
+
+
+def for_scale(k2: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """The kernel for ``scale`` from the x2 estimate: as is at x2, analytic at x4, stretched by ``s / 2`` otherwise."""
+    if scale == (2.0, 2.0):
+        return k2
+    if scale == (4.0, 4.0):
+        return analytic_x4(k2)
+    zoom = (scale[0] / 2, scale[1] / 2)
+    k = scipy.ndimage.zoom(k2, zoom, order=3, grid_mode=True, mode="grid-constant")
+    return recentre(np.clip(k, 0, None) / np.clip(k, 0, None).sum(), scale)
+
+
+def bicubic_kernel(scale: int = 2) -> np.ndarray:
+    """MATLAB's antialiased bicubic downscaling by an integer ``scale`` as an explicit kernel, in this project's
+    convention (odd side, centre of mass at ``K // 2 + (s - 1) / 2``): a reference point for kernel errors."""
+    size = 4 * scale + 1
+    w = cubic((np.arange(size) - kernel_centre(size, scale)) / scale)
+    k = np.outer(w, w)
+    return k / k.sum()
+
+
+def kernel_error(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Relative L2 error ``||k_est - k_true|| / ||k_true||`` after aligning the two centres of mass on a common grid
+    (a global sub-pixel shift cannot be told from the LR image, so it is not counted)."""
+    side = max(max(estimate.shape), max(truth.shape)) + 8
+    side |= 1
+    grids = []
+    for k in (estimate, truth):
+        canvas = np.zeros((side, side))
+        top, left = (side - k.shape[0]) // 2, (side - k.shape[1]) // 2
+        canvas[top: top + k.shape[0], left: left + k.shape[1]] = k / k.sum()
+        com = np.array(scipy.ndimage.center_of_mass(canvas))
+        grids.append(scipy.ndimage.shift(canvas, np.array([side // 2] * 2) - com, order=3, mode="constant"))
+    return float(np.linalg.norm(grids[0] - grids[1]) / np.linalg.norm(grids[1]))

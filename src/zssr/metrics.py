@@ -29,6 +29,15 @@ def rgb_to_y(img255: torch.Tensor) -> torch.Tensor:
     return (16.0 + torch.einsum("c,chw->hw", _Y_WEIGHTS, img255.double() / 255.0)).round()
 
 
+def luma(img: torch.Tensor) -> torch.Tensor:
+    """``(C, H, W)`` in [0, 1] -> ``(H, W)`` float64 luma (BT.601 weights 0.299, 0.587, 0.114, no offset); a
+    one-channel image is its own luma."""
+    img = img.double()
+    if img.shape[0] < 3:
+        return img[0]
+    return img[:3].permute(1, 2, 0) @ img.new_tensor([0.299, 0.587, 0.114])
+
+
 def _prepare(sr: torch.Tensor, hr: torch.Tensor, shave: int, y_channel: bool) -> tuple[torch.Tensor, torch.Tensor]:
     if sr.shape != hr.shape:
         raise ValueError(f"shape mismatch: output {tuple(sr.shape)} vs ground truth {tuple(hr.shape)}")
