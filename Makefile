@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
+# the benchmark images the tests and benchmarks read (conf/paths: paths.data_dir)
+export ZSSR_DATA_DIR ?= $(abspath ../shared/datasets)
 
 .PHONY: install demo test test-all lint bench clean
 
@@ -25,7 +27,7 @@ test-all: install
 	WANDB_MODE=offline $(BIN)/python -m pytest -m "slow or not slow"
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks train.py
+	$(BIN)/ruff check .
 
 bench: install
 	$(BIN)/python benchmarks/iteration_speed.py

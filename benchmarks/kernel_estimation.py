@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -21,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zssr.api import compose_config
+from zssr.api import compose_config, data_dir
 from zssr.datasets import list_images
 from zssr.degradations import degrade, image_seed
 from zssr.kernelgan import estimate_kernel
 from zssr.kernels import bicubic_kernel, kernel_error
 
-DATA = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+DATA = data_dir()
 
 
 def main() -> int:

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from zssr.api import data_dir
 from zssr.datasets import list_images
 from zssr.degradations import add_noise, degrade, image_seed, jpeg
 from zssr.kernelgan import kernel_passband, sharpness_ratio
 
-DATA = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+DATA = data_dir()
 
 
 def covariance_det(kernel: np.ndarray) -> float:

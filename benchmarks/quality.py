@@ -4,7 +4,7 @@
     python benchmarks/quality.py --suite set5 --precision bf16 fp32
     python benchmarks/quality.py --suite bsd100 --count 10  # the seeded subset that dataset.count=10 picks
 
-Needs the benchmark images (``ZSSR_DATA_DIR``, default ``../shared/datasets``). Prints a table and writes JSON to
+Needs the benchmark images (``paths.data_dir``: ``ZSSR_DATA_DIR``). Prints a table and writes JSON to
 ``benchmarks/results/quality_<suite>.json``.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -21,24 +20,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zssr.api import compose_config
+from zssr.api import compose_config, data_dir
 from zssr.datasets import list_images
+from zssr.degradations import degrade
 from zssr.imageio import load_image, save_image
 from zssr.pipeline import train
-from zssr.resize import imresize
 
-DATA = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+DATA = data_dir()
 
 
 def bicubic_lr_pair(hr_path: Path, scale: int, workdir: Path) -> tuple[Path, Path]:
-    """The usual protocol: crop HR to a multiple of the scale, MATLAB-bicubic downscale, round to 8 bits."""
+    """The usual protocol (``degradation=bicubic``): HR cropped to a multiple of the scale, MATLAB-bicubic
+    downscaled, rounded to 8 bits."""
     hr = load_image(hr_path)
-    h, w = hr.size
-    hr.rgb = hr.rgb[:, : h - h % scale, : w - w % scale]
-    lr = imresize(hr.rgb.double(), 1 / scale).float()
+    deg = degrade(hr.rgb, scale, "bicubic", seed=0)
     lr_path, gt_path = workdir / f"{hr.name}_x{scale}_lr.png", workdir / f"{hr.name}_x{scale}_gt.png"
-    save_image(lr_path, lr, hr)
-    save_image(gt_path, hr.rgb, hr)
+    save_image(lr_path, deg.lr, hr)
+    save_image(gt_path, deg.hr, hr)
     return lr_path, gt_path
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
 
+from zssr.api import data_dir
 from zssr.imageio import load_image, open_input
 
-DATA_DIR = Path(os.environ.get("ZSSR_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+DATA_DIR = data_dir()  # paths.data_dir: $ZSSR_DATA_DIR (make test points it at ../shared/datasets)
 EXAMPLES = DATA_DIR / "zssr_test_data"
 
 needs_data = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"benchmark images not found at {DATA_DIR}")

@@ -22,3 +22,8 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = "train",
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+def data_dir() -> Path:
+    """Where the benchmark images are: ``paths.data_dir`` (``$ZSSR_DATA_DIR``, else ``data``)."""
+    return Path(compose_config().paths.data_dir)

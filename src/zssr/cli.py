@@ -92,7 +92,11 @@ def evaluate_task(cfg: DictConfig) -> float | None:
     return summary["methods"].get("zssr", {}).get("psnr") if summary else None
 
 
+def estimate_task(cfg: DictConfig) -> None:
+    """python -m zssr.estimate: the kernel's file is printed."""
+    run_task("zssr.estimate:estimate", cfg)
+
+
 train_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="train")(train_task)
 evaluate_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="evaluate")(evaluate_task)
-estimate_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="estimate")(
-    lambda cfg: run_task("zssr.estimate:estimate", cfg) and None)
+estimate_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="estimate")(estimate_task)

@@ -24,6 +24,11 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.rot90(x, k % 4, dims=(-2, -1))
 
 
+def dihedral_indices(rotations: bool = True, flips: bool = True) -> list[int]:
+    """The indices ``k`` of :func:`dihedral` allowed with or without quarter turns and mirror images."""
+    return [k for k in range(8) if (rotations or k % 4 == 0) and (flips or k < 4)]
+
+
 def dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
     x = torch.rot90(x, -(k % 4), dims=(-2, -1))
     return x.flip(-1) if k >= 4 else x
@@ -89,7 +94,7 @@ class FatherSonCrops(IterableDataset):
         self.kernel = kernel
         self.crop_size = crop_size
         self.noise_std = noise_std
-        self.transforms = [k for k in range(8) if (rotations or k % 4 == 0) and (flips or k < 4)]
+        self.transforms = dihedral_indices(rotations, flips)
         self.seed = seed
 
     def make_pair(self, gen: torch.Generator) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ from zssr.download import datasets as downloadable
 from zssr.download import download as fetch
 from zssr.download import where_to_put
 from zssr.errors import ZSSRError
-from zssr.imageio import LoadedImage, load_image, load_skimage
+from zssr.imageio import LoadedImage, open_input
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -28,9 +28,7 @@ class ImageRef:
     source: str  # a file path, or skimage:<name>
 
     def load(self) -> LoadedImage:
-        if self.source.startswith("skimage:"):
-            return load_skimage(self.source.split(":", 1)[1])
-        return load_image(self.source)
+        return open_input(self.source)
 
 
 def list_images(name: str, root: str | None = None, samples: Sequence[str] | None = None,

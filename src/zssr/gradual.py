@@ -47,8 +47,8 @@ def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
 
 
 def batch_variants(cfg: DictConfig, device: torch.device) -> bool:
-    """``inference.batch_variants``; ``auto``: batch on accelerators only. On this project's 2-core CPU the batched
-    ensemble was 10% slower (1.22 s against 1.07 s for a 240x160 input), since one variant already fills the cores."""
+    """``inference.batch_variants``; ``auto``: batch on accelerators only, where it saves launches (on a CPU one
+    variant already fills the cores; docs/results.md)."""
     value = cfg.inference.batch_variants
     return device.type != "cpu" if value == "auto" else bool(value)
 

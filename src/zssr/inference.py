@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from zssr.data import dihedral, dihedral_inverse
+from zssr.data import dihedral, dihedral_indices, dihedral_inverse
 from zssr.resize import _pair, downscale, imresize
 
 
@@ -57,7 +57,7 @@ def median(stack: torch.Tensor) -> torch.Tensor:
 
 def ensemble_transforms(scale: tuple[float, float], rotations: bool = True, flips: bool = True) -> list[int]:
     """Indices of :func:`zssr.data.dihedral` in the self-ensemble (only 180-degree turns for anisotropic scales)."""
-    ks = [k for k in range(8) if (rotations or k % 4 == 0) and (flips or k < 4)]
+    ks = dihedral_indices(rotations, flips)
     if scale[0] != scale[1]:
         ks = [k for k in ks if k % 2 == 0]
     return ks

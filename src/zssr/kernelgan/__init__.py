@@ -6,13 +6,13 @@ field) tells its output from real patches of the same image. The downscaling tha
 across scales is the image's own kernel, which is read off the generator. Since the generator is linear with no biases,
 it *is* one convolution: :meth:`DeepLinearGenerator.kernel` composes its layers into that kernel (differentiably) and
 the forward pass applies it once with stride 2. This is the same function and the same gradients as running the six
-layers one after another (a test checks it), about ten times cheaper on a 64-pixel crop.
+layers one after another (a test checks it), and much cheaper.
 
 The losses and schedule follow the paper: L1 GAN loss; the kernel regularisers (sum to one, boundaries, centre of mass,
 sparsity); a loss pulling the generator towards bicubic downscaling at the start, decayed once it is met, when the
 centre and sparsity terms come in; Adam 2e-4 (beta1 0.5); learning rates /10 every 750 steps. The paper runs 3000
-steps; the default here is 1500, since by then the learning rate is 2e-6 and on BSD100 images with the paper's random
-kernels the kernel error moved by at most 0.012 over the next 1500 (``estimator.max_steps=3000`` restores it).
+steps; the default here is 1500, since by then the learning rate is 2e-6 and the kernel barely moves afterwards
+(``estimator.max_steps=3000`` restores the paper's; docs/kernel_estimation.md).
 
 The result follows this project's kernel convention (:func:`zssr.resize.kernel_downscale`): negligible values zeroed,
 then shifted so the centre of mass sits at ``K // 2 + (s - 1) / 2``, the centre of the LR pixel in HR coordinates (as

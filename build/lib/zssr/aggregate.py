@@ -1,0 +1,104 @@
+"""Merge the results of many evaluate jobs (a multirun sweep dir, or shard dirs) into one table.
+
+    python -m zssr.aggregate outputs/evaluate/multiruns/2026-11-26_10-00-00-123456 [more dirs] [--out merged]
+
+Finds every ``metrics.csv`` below the given folders, merges their rows (a row repeated by overlapping shards counts
+once), and prints a markdown table of mean PSNR/SSIM per (dataset, degradation, kernel, scale, method) with the paper's
+numbers beside; writes ``aggregate.csv``, ``aggregate.json`` and ``aggregate.md`` to ``--out`` (default: the first dir).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from zssr.reference import paper_value
+
+KEY = ("dataset", "degradation", "kernel", "scale", "method")
+
+
+def collect(dirs: list[Path]) -> list[dict[str, str]]:
+    rows: dict[tuple, dict[str, str]] = {}
+    for d in dirs:
+        for path in sorted(d.rglob("metrics.csv")):
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                if not set((*KEY, "image")) <= set(reader.fieldnames or ()):
+                    continue  # a training-curve log (per-image csv/, kernelgan/), not an evaluate table
+                for row in reader:
+                    rows[tuple(row[k] for k in (*KEY, "image"))] = row
+    return list(rows.values())
+
+
+def table(rows: list[dict[str, str]]) -> list[dict[str, object]]:
+    groups: dict[tuple, list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in KEY), []).append(row)
+    out = []
+    for key in sorted(groups):
+        sel = groups[key]
+        entry: dict[str, object] = dict(zip(KEY, key, strict=True))
+        entry["n_images"] = len(sel)
+        for metric in ("psnr", "ssim", "seconds", "iterations", "kernel_error", "estimation_seconds"):
+            values = [float(r[metric]) for r in sel if r.get(metric)]
+            entry[metric] = float(np.mean(values)) if values else None
+        scale = float(entry["scale"]) if str(entry["scale"]).replace(".", "", 1).isdigit() else 0
+        paper = paper_value(str(entry["dataset"]), str(entry["degradation"]), scale, str(entry["method"]),
+                            str(entry["kernel"]))
+        entry["paper_psnr"], entry["paper_ssim"] = paper if paper else (None, None)
+        out.append(entry)
+    return out
+
+
+def markdown(entries: list[dict[str, object]]) -> str:
+    head = ("| dataset | degradation | kernel | scale | method | images | PSNR | SSIM | paper | delta | seconds | "
+            "kernel error |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for e in entries:
+        psnr, paper = e["psnr"], e["paper_psnr"]
+        delta = f"{psnr - paper:+.2f}" if psnr is not None and paper is not None else ""
+        lines.append(f"| {e['dataset']} | {e['degradation']} | {e['kernel']} | {e['scale']} | {e['method']} | "
+                     f"{e['n_images']} | {_f(psnr, 2)} | {_f(e['ssim'], 4)} | {_f(paper, 2)} | {delta} | "
+                     f"{_f(e['seconds'], 1)} | {_f(e['kernel_error'], 3)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _f(value: object, digits: int) -> str:
+    return "" if value is None else f"{float(value):.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dirs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    missing = [d for d in args.dirs if not d.is_dir()]
+    if missing:
+        print(f"error: not a directory: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 1
+    rows = collect(args.dirs)
+    if not rows:
+        print(f"error: no metrics.csv below {', '.join(map(str, args.dirs))}", file=sys.stderr)
+        return 1
+    entries = table(rows)
+    text = markdown(entries)
+    print(text, end="")
+    out = args.out or args.dirs[0]
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "aggregate.csv", "w", newline="") as fh:
+        columns = list(dict.fromkeys(k for row in rows for k in row))  # files from older versions lack columns
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "aggregate.json").write_text(json.dumps(entries, indent=2))
+    (out / "aggregate.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

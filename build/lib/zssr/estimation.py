@@ -1,0 +1,71 @@
+"""``kernel=estimated`` for one run: estimate the input's kernel (:mod:`zssr.kernelgan`), save it, score it against
+``true_kernel`` when given, and say which kernel plan follows (estimated, rejected or failed)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from zssr.imageio import LoadedImage
+from zssr.kernels import bicubic_kernel, kernel_error, save_kernel
+from zssr.plan import Mode
+from zssr.results import KernelEstimation
+
+log = logging.getLogger(__name__)
+
+
+def _error(kernel: np.ndarray, truth: np.ndarray | None) -> float | None:
+    return None if truth is None else round(kernel_error(kernel, truth), 4)
+
+
+def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, float], out_dir: Path,
+                     true_kernel: np.ndarray | None, loggers: list) -> tuple[Mode, np.ndarray | None, KernelEstimation]:
+    """Estimate, then save the kernel as ``<stem>_kernel_estimated`` (``.npy``, ``.mat`` and a picture beside the true
+    kernel) or, when turned down as too wide, as ``<stem>_kernel_rejected``. Returns the plan's mode, the kernel ZSSR
+    uses (None: bicubic) and the record for ``result.json``."""
+    from pytorch_lightning.loggers import CSVLogger, WandbLogger
+
+    from zssr.kernelgan import estimate_kernel
+
+    own = [CSVLogger(str(out_dir), name="kernelgan", version="")]
+    own += [logger for logger in loggers if isinstance(logger, WandbLogger)]  # same run, kernelgan/* keys
+    est = estimate_kernel(image.rgb, scale, cfg.estimator, loggers=own,
+                          progress=bool(cfg.trainer.enable_progress_bar), seed=int(cfg.seed or 0))
+    native = est.native_sharpness
+    record = KernelEstimation(seconds=round(est.seconds, 3), iterations=est.iterations, fallback=est.fallback_reason,
+                              native_sharpness=native and round(native, 4))
+    integer = scale[0] == scale[1] and float(scale[0]).is_integer()
+    if true_kernel is not None and integer:
+        record.bicubic_kernel_error = _error(bicubic_kernel(int(scale[0])), true_kernel)
+    kernel = est.kernel if est.kernel is not None else est.rejected
+    if kernel is None:
+        return "failed", None, record
+    accepted = est.kernel is not None
+    stem = out_dir / f"{image.name}_kernel_{'estimated' if accepted else 'rejected'}"
+    npy, mat = save_kernel(kernel, stem)  # a rejected estimate too, for a look at what was turned down
+    record.kernel_size = list(kernel.shape)
+    error = _error(kernel, true_kernel)
+    if accepted:
+        record.kernel_file, record.kernel_error = str(mat), error
+        log.info("estimated kernel %s in %.1f s%s", npy.name, est.seconds,
+                 "" if error is None else f", error {error:.3f} against true_kernel")
+    else:
+        record.rejected_kernel_file, record.rejected_kernel_error = str(mat), error
+        if error is not None and integer:  # the error of the kernel ZSSR is given instead: bicubic
+            record.kernel_error = record.bicubic_kernel_error
+    _picture(stem.with_suffix(".png"), kernel, true_kernel, f"{image.name} x{scale[0]:g}"
+             + ("" if accepted else " (rejected)") + ("" if error is None else f", error {error:.3f}"))
+    return ("estimated", kernel, record) if accepted else ("rejected", None, record)
+
+
+def _picture(path: Path, kernel: np.ndarray, truth: np.ndarray | None, title: str) -> None:
+    from zssr.kernelgan import kernel_figure
+
+    try:
+        kernel_figure(path, kernel, truth, title=title)
+    except Exception as exc:  # a picture must never cost the result
+        warnings.warn(f"could not draw the kernel picture: {exc}", stacklevel=2)

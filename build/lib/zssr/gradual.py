@@ -1,0 +1,108 @@
+"""Test-time training and inference, once per gradual step: each step trains on the fathers so far (the input, its
+downscaled copies and the previous steps' outputs), super-resolves the input to that step's scale, and adds the result
+as a new father. One jump is a schedule of one step."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
+
+from zssr.data import Father
+from zssr.imageio import save_image
+from zssr.inference import super_resolve
+from zssr.job import Job
+from zssr.metrics import shave_for
+from zssr.resize import imresize
+from zssr.results import StepResult
+from zssr.settings import autocast_dtype
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    sr: torch.Tensor  # (3, H, W) in [0, 1]: the final step's output
+    steps: list[StepResult] = field(default_factory=list)
+    device: str = "cpu"
+    train_seconds: float = 0.0
+    inference_seconds: float = 0.0
+
+
+def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    if not cfg.trainer.enable_progress_bar:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if not loggers:  # Lightning refuses an LR monitor without a logger
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=job.inputs.precision,
+                       default_root_dir=str(job.inputs.out_dir))
+
+
+def batch_variants(cfg: DictConfig, device: torch.device) -> bool:
+    """``inference.batch_variants``; ``auto``: batch on accelerators only, where it saves launches (on a CPU one
+    variant already fills the cores; docs/results.md)."""
+    value = cfg.inference.batch_variants
+    return device.type != "cpu" if value == "auto" else bool(value)
+
+
+def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningModule, step: int,
+         extra: list[Father]) -> int:
+    """Train ``module`` for one gradual step; returns the iterations it took (the LR policy may stop it early)."""
+    inputs, plan = job.inputs, job.plan
+    final = step == len(inputs.schedule) - 1
+    data = instantiate(cfg.data, image=inputs.image.rgb, scale=inputs.schedule[step],
+                       kernel=job.kernel if final else None, extra_fathers=extra, seed=int(cfg.seed or 0) + step,
+                       rotations=plan.train_rotations, flips=plan.train_flips, noise_std=plan.son_noise_std)
+    if final and inputs.gt is not None:
+        bicubic = imresize(inputs.image.rgb, inputs.scale, out_shape=inputs.out_shape).clamp(0, 1)
+        module.set_gt_probe(bicubic, inputs.gt, shave_for(inputs.scale), gray=inputs.image.gray)
+    done = trainer.global_step
+    trainer.fit_loop.epoch_loop.max_steps = done + int(cfg.trainer.max_steps)  # one Trainer: curves continue
+    trainer.should_stop = False
+    trainer.fit(module, datamodule=data)
+    return trainer.global_step - done
+
+
+def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: int) -> torch.Tensor:
+    inputs, plan = job.inputs, job.plan
+    final = step == len(inputs.schedule) - 1
+    module.eval()
+    sr = super_resolve(module.net, inputs.image.rgb, inputs.schedule[step], job.kernel if final else None,
+                       job.back_projection_iters[step], rotations=plan.ensemble_rotations,
+                       flips=plan.ensemble_flips, tile=int(cfg.inference.tile),
+                       autocast_dtype=autocast_dtype(inputs.precision), memory_format=module.memory_format,
+                       batch_variants=batch_variants(cfg, module.device)).cpu()
+    module.train()
+    return sr
+
+
+def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Outcome:
+    """Every gradual step: train, super-resolve, and (but for the last) save the output and add it as a father."""
+    module = instantiate(cfg.model)
+    inputs = job.inputs
+    outcome = Outcome(sr=inputs.image.rgb)
+    extra: list[Father] = []
+    for i, step_scale in enumerate(inputs.schedule):
+        t0 = time.perf_counter()
+        iterations = _fit(cfg, job, trainer, module, i, extra)
+        t1 = time.perf_counter()
+        outcome.sr = _super_resolve(cfg, job, module, i)
+        outcome.train_seconds += t1 - t0
+        outcome.inference_seconds += time.perf_counter() - t1
+        lr_now = trainer.optimizers[0].param_groups[0]["lr"]
+        outcome.steps.append(StepResult(list(step_scale), iterations, lr_now))
+        log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, len(inputs.schedule), step_scale,
+                 iterations, lr_now)
+        if i < len(inputs.schedule) - 1:
+            save_image(inputs.out_dir / f"{inputs.image.name}_step{i + 1}.png", outcome.sr, inputs.image)
+            extra.append(Father(outcome.sr, math.sqrt(step_scale[0] * step_scale[1])))
+    outcome.device = str(module.device)
+    return outcome

@@ -1,0 +1,101 @@
+"""Applying the trained network to the input: tiling, the geometric self-ensemble and back-projection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from zssr.data import dihedral, dihedral_indices, dihedral_inverse
+from zssr.resize import _pair, downscale, imresize
+
+
+@torch.no_grad()
+def forward_tiled(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int = 512,
+                  margin: int = 8) -> torch.Tensor:
+    """``net(x)`` for ``x`` ``(1, C, H, W)``, computed over ``tile``-sized pieces so memory stays bounded.
+
+    Each tile is read with ``margin`` extra pixels on every side (at least the network's receptive-field radius) and
+    only its centre is kept, so the result equals the untiled forward pass up to float rounding: no seams.
+    """
+    h, w = x.shape[-2:]
+    if h <= tile and w <= tile:
+        return net(x).float()
+    out = torch.empty(x.shape[0], x.shape[1], h, w, dtype=torch.float32, device=x.device)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            t0, l0 = max(top - margin, 0), max(left - margin, 0)
+            t1, l1 = min(top + tile + margin, h), min(left + tile + margin, w)
+            piece = net(x[..., t0:t1, l0:l1]).float()
+            bottom, right = min(top + tile, h), min(left + tile, w)
+            out[..., top:bottom, left:right] = piece[..., top - t0:bottom - t0, left - l0:right - l0]
+    return out
+
+
+def back_project(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Tensor | None,
+                 iterations: int) -> torch.Tensor:
+    """Make ``sr`` consistent with ``lr``: ``sr += up_bicubic(lr - down(sr))``, ``iterations`` times.
+
+    ``down`` is the degradation model (bicubic or ``kernel``); the way back up is always bicubic (Irani & Peleg 1991;
+    ZSSR's 2018 code). Tensors are ``(..., 3, H, W)`` in [0, 1].
+    """
+    for _ in range(iterations):
+        residual = lr - downscale(sr, scale, kernel)
+        sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
+    return sr.clamp(0, 1)
+
+
+def median(stack: torch.Tensor) -> torch.Tensor:
+    """Per-pixel median over the first axis, averaging the two middle values for an even count (as numpy)."""
+    n = stack.shape[0]
+    if n == 1:
+        return stack[0]
+    ordered = stack.sort(dim=0).values
+    return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+
+
+def ensemble_transforms(scale: tuple[float, float], rotations: bool = True, flips: bool = True) -> list[int]:
+    """Indices of :func:`zssr.data.dihedral` in the self-ensemble (only 180-degree turns for anisotropic scales)."""
+    ks = dihedral_indices(rotations, flips)
+    if scale[0] != scale[1]:
+        ks = [k for k in ks if k % 2 == 0]
+    return ks
+
+
+@torch.no_grad()
+def super_resolve(net: nn.Module, lr: torch.Tensor, scale, kernel: torch.Tensor | None = None,
+                  back_projection_iters: int = 10, rotations: bool = True, flips: bool = True, tile: int = 512,
+                  autocast_dtype: torch.dtype | None = None, memory_format=torch.contiguous_format,
+                  batch_variants: bool = True) -> torch.Tensor:
+    """ZSSR's output for ``lr`` (``(3, H, W)`` in [0, 1]): size ``ceil(H * s) x ceil(W * s)``.
+
+    For each geometric variant: transform the input, upsample bicubically, apply the net (tiled), undo the transform
+    and back-project; then take the per-pixel median of the variants and back-project once more.
+
+    ``batch_variants``: run the variants of one shape (the four upright ones, the four turned ones) through the net as
+    one batch, and back-project all of them at once, rather than one after another. Same result; fewer, larger
+    kernel launches (what a GPU wants). Memory grows with the batch, up to 4 x one variant's per tile.
+    """
+    scale = _pair(scale)
+    device = next(net.parameters()).device
+    lr = lr.to(device)
+    margin = getattr(net, "receptive_radius", 8)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            return net(x)
+
+    ks = ensemble_transforms(scale, rotations, flips)
+    # a quarter turn swaps the axes: turned variants make a batch of their own (only isotropic scales have them, so
+    # the scale needs no swapping)
+    groups = [[k for k in ks if k % 2 == turned] for turned in (0, 1)] if batch_variants else [[k] for k in ks]
+    outputs = []
+    for group in filter(None, groups):
+        ups = torch.stack([imresize(dihedral(lr, k), scale).clamp(0, 1) for k in group])
+        srs = forward_tiled(run, ups, tile, margin).clamp(0, 1)
+        srs = torch.stack([dihedral_inverse(sr, k) for sr, k in zip(srs, group, strict=True)])
+        outputs.append(back_project(srs, lr, scale, kernel, back_projection_iters))
+    sr = median(torch.cat(outputs))
+    return back_project(sr, lr, scale, kernel, back_projection_iters)

@@ -1,0 +1,140 @@
+"""Everything one run needs, read and checked before any training (so bad input costs nothing), then frozen.
+
+:func:`read_inputs` reads the files and settings; :func:`prepare` adds the :class:`~zssr.plan.KernelPlan` (estimating
+the kernel first when ``kernel=estimated``). Nothing changes a :class:`Job` afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from zssr.errors import ZSSRError
+from zssr.imageio import LoadedImage, load_image, open_input
+from zssr.kernels import as_tensor, load_kernel
+from zssr.plan import KernelPlan, kernel_plan
+from zssr.resize import output_shape
+from zssr.results import KernelEstimation
+from zssr.settings import check_settings, parse_scale, per_step, resolve_precision
+
+log = logging.getLogger(__name__)
+
+MIN_SON_SIDE = 8  # the input downscaled by the scale must keep at least this many pixels per side
+
+
+@dataclass(frozen=True)
+class Inputs:
+    image: LoadedImage
+    scale: tuple[float, float]
+    given_kernel: np.ndarray | None  # kernel=<file>
+    estimate: bool  # kernel=estimated
+    true_kernel: np.ndarray | None  # only to score an estimated kernel
+    gt: torch.Tensor | None  # (3, H, W) in [0, 1], cropped to the output
+    gt_cropped: bool
+    out_dir: Path
+    out_shape: tuple[int, int]
+    precision: str  # Lightning's name, auto resolved
+    schedule: list[tuple[float, float]]  # the scale of each gradual step
+    back_projection_iters: list[int]  # per step, as configured
+
+
+@dataclass(frozen=True)
+class Job:
+    inputs: Inputs
+    plan: KernelPlan
+    estimation: KernelEstimation | None = None
+
+    @property
+    def kernel(self) -> torch.Tensor | None:
+        """The final step's kernel as a float32 tensor (None: bicubic)."""
+        return as_tensor(self.plan.kernel)
+
+    @property
+    def back_projection_iters(self) -> list[int]:
+        return self.plan.cap(self.inputs.back_projection_iters)
+
+
+def gradual_schedule(scale: tuple[float, float], levels: int) -> list[tuple[float, float]]:
+    """Intermediate scales of gradual SR: for each level, grow one axis, then the other, then both.
+
+    ``levels=0`` is one jump. ``levels=2`` at x2 gives the 2018 preset (1,1.5) (1.5,1) (1.5,1.5) (1.5,2) (2,1.5) (2,2).
+    """
+    if levels <= 0:
+        return [scale]
+    steps: list[tuple[float, float]] = []
+    previous = (1.0, 1.0)
+    for j in range(1, levels + 1):
+        current = tuple(1 + (s - 1) * j / levels for s in scale)
+        for step in ((previous[0], current[1]), (current[0], previous[1]), current):
+            if max(step) > 1 and step not in steps:
+                steps.append(step)
+        previous = current
+    return steps
+
+
+def check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ZSSRError(f"output directory {directory} is not writable: {exc.strerror or exc}") from None
+
+
+def check_size(image: LoadedImage, scale: tuple[float, float]) -> None:
+    h, w = image.size
+    if min(h / scale[0], w / scale[1]) < MIN_SON_SIDE:
+        raise ZSSRError(f"image {w}x{h} is too small for scale {scale[0]:g}x{scale[1]:g}: its downscaled copy needs "
+                        f"at least {MIN_SON_SIDE} pixels per side")
+
+
+def match_gt(gt: LoadedImage, shape: tuple[int, int], scale: tuple[float, float]) -> tuple[torch.Tensor, bool]:
+    """The ground truth as ``(3, H, W)``; a GT up to ``ceil(scale) - 1`` pixels larger is cropped top-left (the usual
+    protocol crops the HR image to a multiple of the scale before downscaling)."""
+    gh, gw = gt.size
+    slack = math.ceil(max(scale)) - 1
+    if (gh, gw) == tuple(shape):
+        return gt.rgb, False
+    if shape[0] <= gh <= shape[0] + slack and shape[1] <= gw <= shape[1] + slack:
+        return gt.rgb[:, : shape[0], : shape[1]], True
+    raise ZSSRError(f"ground truth is {gw}x{gh} but the output is {shape[1]}x{shape[0]}")
+
+
+def read_inputs(cfg: DictConfig) -> Inputs:
+    check_settings(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    check_writable(out_dir)
+    scale = parse_scale(cfg.scale)
+    image = open_input(cfg.input)
+    check_size(image, scale)
+    estimate = str(cfg.kernel) == "estimated"
+    given = load_kernel(cfg.kernel) if cfg.kernel and not estimate else None
+    true_kernel = load_kernel(cfg.true_kernel) if cfg.get("true_kernel") else None
+    out_shape = output_shape(image.size, scale)
+    gt, gt_cropped = match_gt(load_image(cfg.gt), out_shape, scale) if cfg.get("gt") else (None, False)
+    schedule = gradual_schedule(scale, int(cfg.gradual_levels or 0))
+    if (given is not None or estimate) and len(schedule) > 1:
+        log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
+    back_projection = per_step(cfg.inference.back_projection_iters, len(schedule))
+    precision = resolve_precision(str(cfg.precision), cfg.trainer.get("accelerator", "auto"))
+    return Inputs(image, scale, given, estimate, true_kernel, gt, gt_cropped, out_dir, out_shape, precision,
+                  schedule, back_projection)
+
+
+def prepare(cfg: DictConfig, inputs: Inputs, loggers: list) -> Job:
+    """Decide the kernel plan; ``kernel=estimated`` estimates the kernel here (:mod:`zssr.estimation`)."""
+    if not inputs.estimate:
+        mode = "bicubic" if inputs.given_kernel is None else "given"
+        return Job(inputs, kernel_plan(cfg, mode, inputs.given_kernel))
+    from zssr.estimation import estimate_for_run
+
+    mode, kernel, record = estimate_for_run(cfg, inputs.image, inputs.scale, inputs.out_dir, inputs.true_kernel,
+                                            loggers)
+    return Job(inputs, kernel_plan(cfg, mode, kernel, record.fallback), record)

@@ -1,0 +1,95 @@
+"""Estimating one image's kernel: train the GAN, read its kernel off, clean it up, check it against the image."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+
+from zssr.kernelgan.data import KernelGANDataModule
+from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, unusable
+from zssr.kernelgan.module import KernelGANModule
+from zssr.kernels import for_scale, recentre, zero_negligible
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Estimate:
+    """An estimated kernel (None when estimation fell back to bicubic) with how it was obtained."""
+
+    kernel: np.ndarray | None
+    kernel_x2: np.ndarray | None = None
+    seconds: float = 0.0
+    iterations: int = 0
+    fallback_reason: str | None = None
+    native_sharpness: float | None = None  # :func:`sharpness_ratio` over the estimate's :func:`kernel_passband`
+    rejected: np.ndarray | None = None  # an estimate turned down as too wide for the image (``kernel`` is then None)
+
+
+def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, loggers: list | None = None,
+                    progress: bool = False, seed: int = 0) -> Estimate:
+    """Estimate the downscaling kernel of ``image`` (``(3, H, W)`` in [0, 1]) for ``scale`` with the kernel GAN.
+
+    ``cfg`` is the ``estimator`` config node: ``max_steps`` (iterations), ``crop_size``, ``keep`` (values kept by the
+    clean-up), ``threads`` (at most this many CPU threads; the GAN's convolutions are too small to gain from more, and
+    extra threads only contend with parallel jobs), ``sharpness_limit``, the :class:`KernelGANModule` under ``module``
+    and its Lightning ``trainer``. Images the GAN cannot learn from give a warning and
+    ``Estimate(kernel=None)``, i.e. bicubic. So does an estimate too wide to have made the image: the GAN
+    overestimates kernels narrower than bicubic, and then the image's sharpness with the estimate's blur taken out
+    (:func:`sharpness_ratio` / :func:`kernel_passband`) is above ``sharpness_limit``, more than natural images have
+    (None turns the check off).
+    """
+    crop = int(cfg.crop_size)
+    reason = unusable(image, crop)
+    if reason:
+        warnings.warn(f"kernel estimation skipped: {reason}; using the bicubic kernel", stacklevel=2)
+        return Estimate(kernel=None, fallback_reason=reason)
+    threads = cfg.threads
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(min(int(threads), previous_threads))
+    try:
+        est = _estimate(image, scale, cfg, crop, loggers, progress, seed)
+    finally:
+        torch.set_num_threads(previous_threads)
+    if est.kernel is None:
+        return est
+    est = replace(est, native_sharpness=sharpness_ratio(image) / kernel_passband(est.kernel, scale))
+    limit = cfg.sharpness_limit
+    if limit is not None and est.native_sharpness > float(limit):
+        reason = (f"the image is sharper than the estimated kernel allows (native sharpness "
+                  f"{est.native_sharpness:.2f} > estimator.sharpness_limit {float(limit):g}), so it is too wide")
+        warnings.warn(f"kernel estimate rejected: {reason}; using the bicubic kernel", stacklevel=2)
+        return replace(est, kernel=None, rejected=est.kernel, fallback_reason=reason)
+    return est
+
+
+def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: int, loggers: list | None,
+              progress: bool, seed: int) -> Estimate:
+    started = time.perf_counter()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        module: KernelGANModule = instantiate(cfg.module, _convert_="all")
+    data = KernelGANDataModule(image, crop, module.G.kernel_size, seed=seed)
+    trainer = instantiate(cfg.trainer, max_steps=module.trainer_steps(int(cfg.max_steps)), logger=loggers or False,
+                          enable_progress_bar=progress)
+    with torch.random.fork_rng():  # the noise on fake patches: the same estimate for the same seed, whatever ran before
+        torch.manual_seed(seed)
+        trainer.fit(module, datamodule=data)
+    raw = module.raw_kernel()
+    if not np.all(np.isfinite(raw)) or raw.sum() <= 0:
+        reason = f"the estimate did not converge (its weights sum to {raw.sum():.3g})"
+        warnings.warn(f"kernel estimation failed: {reason}; using the bicubic kernel", stacklevel=2)
+        return Estimate(kernel=None, fallback_reason=reason)
+    k2 = recentre(zero_negligible(raw, int(cfg.keep)), (2.0, 2.0))
+    kernel = for_scale(k2, scale)
+    seconds = time.perf_counter() - started
+    log.info("kernel estimated in %.1f s (%d iterations): %dx%d", seconds, module.iteration, *kernel.shape)
+    return Estimate(kernel=kernel, kernel_x2=k2, seconds=seconds, iterations=module.iteration)

@@ -1,0 +1,64 @@
+"""The LightningModule: trains the ZSSR network on father/son crops and measures the reconstruction error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zssr.inference import forward_tiled
+from zssr.metrics import psnr
+
+
+class ZSSRModule(pl.LightningModule):
+    """L1 training on ``batch["input"] -> batch["target"]``; validation = reconstruction MSE of the whole image.
+
+    ``net``: the network (``(N, 3, H, W)`` in [0, 1] -> same); ``optimizer``: a partial taking the parameters
+    (Adam 1e-3 by default); ``channels_last``: run convolutions in NHWC, much faster on CPUs with bf16 autocast.
+    """
+
+    def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
+                 channels_last: bool = True, gt_every_n_steps: int = 500) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False, ignore=["net"])
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.gt_every_n_steps = gt_every_n_steps
+        self.gt_probe: tuple[torch.Tensor, torch.Tensor, int, bool] | None = None  # (bicubic input, gt, shave, gray)
+
+    def set_gt_probe(self, upsampled: torch.Tensor | None, gt: torch.Tensor | None, shave: int = 0,
+                     gray: bool = False) -> None:
+        """Also report PSNR against a ground truth (one plain forward pass, no ensemble) every few validations;
+        ``gray``: measure a grayscale image on its own channel, as the final metrics do."""
+        self.gt_probe = None if gt is None else (upsampled, gt, shave, gray)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.contiguous(memory_format=self.memory_format))
+
+    def on_fit_start(self) -> None:
+        self.net.to(memory_format=self.memory_format)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = F.l1_loss(self(batch["input"]).float(), batch["target"])
+        # logged every step but only written every `log_every_n_steps`; detach keeps it cheap
+        self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, batch_size=1)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        rec = self(batch["input"]).float().clamp(0, 1)
+        self.log("val/rec_mse", F.mse_loss(rec, batch["target"]), prog_bar=True, batch_size=1)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.gt_probe is None or self.trainer.sanity_checking or self.global_step % self.gt_every_n_steps:
+            return
+        upsampled, gt, shave, gray = self.gt_probe
+        out = forward_tiled(self, upsampled[None].to(self.device), margin=self.net.receptive_radius)[0].cpu()
+        channels = slice(0, 1) if gray else slice(None)
+        self.log("val/psnr_gt", psnr(out[channels].clamp(0, 1), gt[channels], shave), batch_size=1)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(params=self.net.parameters())

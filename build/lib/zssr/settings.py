@@ -1,0 +1,143 @@
+"""The run's settings: their allowed values in one table, and the values that need parsing (scale, precision,
+per-step lists).
+
+The YAML files under ``conf/`` hold each setting's default and what it means; :data:`RULES` holds what values it may
+take. :func:`check_settings` applies the table before anything runs, so a bad value costs nothing and gives one line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from zssr.errors import ZSSRError
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number >= ``low`` (> ``low`` when ``open_low``) and <= ``high``; an integer when ``integer``; null allowed
+    when ``optional``."""
+
+    low: float
+    high: float | None = None
+    integer: bool = True
+    optional: bool = False
+    open_low: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        if self.optional and value is None:
+            return None
+        kind = "an integer" if self.integer else "a number"
+        ok = isinstance(value, int) if self.integer else isinstance(value, (int, float))
+        if not ok or isinstance(value, bool) or not math.isfinite(value):
+            return f"must be {kind}"
+        too_low = value <= self.low if self.open_low else value < self.low
+        if too_low or (self.high is not None and value > self.high):
+            low = f"> {self.low:g}" if self.open_low else f">= {self.low:g}"
+            return f"must be {kind} {low}" + (f" and <= {self.high:g}" if self.high is not None else "")
+        return None
+
+
+@dataclass(frozen=True)
+class OneOf:
+    choices: tuple
+
+    def problem(self, value: Any) -> str | None:
+        return None if value in self.choices else f"must be one of {', '.join(map(str, self.choices))}"
+
+
+@dataclass(frozen=True)
+class Numbers:
+    """One :class:`Number` or a list of them (one per gradual step)."""
+
+    each: Number
+
+    def problem(self, value: Any) -> str | None:
+        values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+        if not values or any(self.each.problem(v) for v in values):
+            return f"must be integers >= {self.each.low:g} (one, or one per gradual step)"
+        return None
+
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32", "32", "32-true", "bf16-mixed", "16-mixed")
+AUTO_OR_BOOL = OneOf(("auto", True, False))
+
+# key -> rule; keys under ``estimator`` apply when kernel=estimated
+RULES: dict[str, Any] = {
+    "precision": OneOf(PRECISIONS),
+    "gradual_levels": Number(0),
+    "trainer.max_steps": Number(1),
+    "model.optimizer.lr": Number(0, integer=False, open_low=True),
+    "data.crop_size": Number(8),
+    "data.noise_std": Number(0, integer=False),
+    "data.test_max_side": Number(16, optional=True),
+    "data.min_scale": Number(0, 1, integer=False, open_low=True),
+    "data.rotations": AUTO_OR_BOOL,
+    "data.flips": AUTO_OR_BOOL,
+    "inference.tile": Number(16),
+    "inference.back_projection_iters": Numbers(Number(0)),
+    "inference.batch_variants": AUTO_OR_BOOL,
+    "inference.rotations": AUTO_OR_BOOL,
+    "inference.flips": AUTO_OR_BOOL,
+    "kernel_guess.son_noise_std": Number(0, integer=False),
+    "kernel_guess.back_projection_iters": Number(0, optional=True),
+    "estimator.max_steps": Number(1),
+    "estimator.crop_size": Number(32),  # the generator's 13x13 kernel and the 7x7 discriminator need room
+    "estimator.keep": Number(1),
+    "estimator.sharpness_limit": Number(0, integer=False, optional=True),
+    "estimator.threads": Number(1, optional=True),
+}
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Reject a value outside :data:`RULES` in one line, naming the key."""
+    estimated = str(cfg.get("kernel")) == "estimated"
+    for key, rule in RULES.items():
+        if key.startswith("estimator.") and not estimated:
+            continue
+        value = OmegaConf.select(cfg, key, default=None)
+        problem = rule.problem(value)
+        if problem:
+            raise ZSSRError(f"{key} {problem}, got {value!r}")
+
+
+def parse_scale(value: Any) -> tuple[float, float]:
+    """``2``, ``2.5``, ``[2, 3]`` -> ``(sh, sw)``; every factor >= 1 and at least one > 1."""
+    values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+    try:
+        factors = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ZSSRError(f"scale must be a number or a pair [sh, sw], got {value!r}") from None
+    if len(factors) == 1:
+        factors = factors * 2
+    if len(factors) != 2 or not all(math.isfinite(f) and f >= 1 for f in factors) or max(factors) <= 1:
+        raise ZSSRError(f"scale must be >= 1 per axis and > 1 on at least one, got {value!r}")
+    return factors[0], factors[1]
+
+
+def per_step(value: Any, n: int, cast: Callable[[Any], Any] = int) -> list:
+    """A setting given once or once per gradual step -> one value per step (a short list repeats its last value)."""
+    values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+    return [cast(values[min(i, len(values) - 1)]) for i in range(n)]
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto`` -> bf16 autocast where the hardware has fast bf16 (CUDA with bf16, CPUs with AVX-512 BF16 or AMX),
+    fp16 autocast on older GPUs, else fp32. Explicit values: bf16, fp16, fp32 (or Lightning's own names)."""
+    names = {"bf16": "bf16-mixed", "fp16": "16-mixed", "fp32": "32-true", "32": "32-true"}
+    if precision != "auto":
+        return names.get(str(precision), str(precision))
+    cuda = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if cuda:
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    fast_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16-mixed" if fast_bf16 else "32-true"
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    return {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
