@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +27,13 @@ ROOT = Path(__file__).resolve().parent
 GOLDEN_DIR = ROOT / "golden"
 QUIET = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false", "precision=fp32", "seed=1234"]
 IGNORED = ("seconds", "device")  # wall-clock times and where it ran are not results
+THREADS = min(2, os.cpu_count() or 1)  # the runs' torch threads: reductions split differently with another count
 
 
 def machine_key() -> str:
     bf16 = "-bf16" if torch.cpu._is_avx512_bf16_supported() else ""
     capability = torch.backends.cpu.get_cpu_capability().lower()
-    return f"{capability}{bf16}-torch{torch.__version__}-t{torch.get_num_threads()}"
+    return f"{capability}{bf16}-torch{torch.__version__}-t{THREADS}"
 
 
 def _inputs(work: Path, data_dir: Path) -> dict[str, Path]:
@@ -84,6 +86,7 @@ def run_case(name: str, out: Path, files: dict[str, Path], data_dir: Path) -> No
 
     from zssr.api import compose_config
 
+    torch.set_num_threads(THREADS)
     config_name, overrides = cases(data_dir)[name]
     quiet = [o for o in QUIET if config_name == "train" or not o.startswith(("logger=", "callbacks="))]
     cfg = compose_config([*quiet, *overrides(out, files)], config_name=config_name, output_dir=out)
@@ -173,12 +176,10 @@ def record(data_dir: Path, work: Path) -> Path:
 
 
 if __name__ == "__main__":
-    import os
     import tempfile
     import warnings
 
     warnings.simplefilter("ignore")
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
     sys.path.insert(0, str(ROOT))
     from conftest import DATA_DIR
 
