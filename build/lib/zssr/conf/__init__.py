@@ -1,1 +1,0 @@
-"""The Hydra configs, shipped as package data (``zssr.conf``) so an installed copy finds them."""
