@@ -18,7 +18,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]" "$(TORCH_SPEC)"
 
 demo: install
-	$(BIN)/python train.py
+	$(BIN)/python evaluate.py experiment=demo
 
 test: install
 	WANDB_MODE=offline $(BIN)/python -m pytest

@@ -1,10 +1,12 @@
-"""Milliseconds per training iteration: a plain PyTorch loop vs the Lightning framework, per precision.
+"""Milliseconds per training iteration: plain PyTorch loops vs the Lightning framework on the path it chooses.
 
-    python benchmarks/iteration_speed.py [--iters 200] [--crop 128] [--repeats 3]
+    python benchmarks/iteration_speed.py [--iters 200] [--crop 128] [--repeats 3] [--bf16]
 
-Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 and in bf16 autocast + channels_last
-(the floor on this hardware), then the framework (Trainer + FatherSonDataModule + LR policy) with and without the
-reconstruction test every 50 steps. Prints a table and writes ``benchmarks/results/iteration_speed.json``.
+Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 NCHW, fp32 channels-last and, on CPUs
+with native bf16 (or with ``--bf16``), bf16 autocast + channels-last; then the framework (Trainer +
+FatherSonDataModule + LR policy) on the precision and memory format ``zssr.compute`` chooses for this machine, with
+and without the reconstruction test every 50 steps. The ratio column compares each row with the fastest plain loop.
+Prints the CPU flags and the chosen path with the table; writes ``benchmarks/results/iteration_speed.json``.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from zssr.compute import choose_compute, cpu_flags
 from zssr.data import FatherSonDataModule
 from zssr.imageio import open_input
 from zssr.lr_policy import LinearFitLRPolicy
 from zssr.module import ZSSRModule
 from zssr.net import ZSSRNet
-from zssr.settings import resolve_precision
 
 
 def train_flops(net: ZSSRNet, crop: int) -> float:
@@ -35,10 +37,10 @@ def train_flops(net: ZSSRNet, crop: int) -> float:
     return 3.0 * forward
 
 
-def plain_loop(iters: int, crop: int, bf16: bool, warmup: int = 20) -> float:
+def plain_loop(iters: int, crop: int, bf16: bool, channels_last: bool, warmup: int = 20) -> float:
     torch.manual_seed(0)
     net = ZSSRNet()
-    fmt = torch.channels_last if bf16 else torch.contiguous_format
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     x = torch.rand(1, 3, crop, crop).contiguous(memory_format=fmt)
@@ -68,11 +70,12 @@ class _Timer(pl.Callback):
         self.steps = trainer.global_step - self.warmup
 
 
-def framework(iters: int, crop: int, precision: str, with_test: bool, warmup: int = 20) -> float:
+def framework(iters: int, crop: int, precision: str, channels_last: bool, with_test: bool, warmup: int = 20) -> float:
     torch.manual_seed(0)
     image = open_input("skimage:chelsea").rgb
-    data = FatherSonDataModule(image, (2, 2), crop_size=crop)
-    module = ZSSRModule(ZSSRNet(), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
+    data = FatherSonDataModule(image, (2, 2), crop_size=crop, test_max_side=512)
+    module = ZSSRModule(ZSSRNet(), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
+                        channels_last=channels_last)
     timer = _Timer(warmup)
     policy = LinearFitLRPolicy(min_lr=0.0)  # measure a fixed number of steps
     trainer = pl.Trainer(max_steps=warmup + iters, precision=precision, logger=False, enable_checkpointing=False,
@@ -83,43 +86,60 @@ def framework(iters: int, crop: int, precision: str, with_test: bool, warmup: in
     return timer.seconds / timer.steps * 1000
 
 
+def cases(args: argparse.Namespace) -> dict:
+    path = choose_compute("auto", "auto", "cpu")
+    rows = {
+        "plain loop fp32 NCHW": lambda: plain_loop(args.iters, args.crop, bf16=False, channels_last=False),
+        "plain loop fp32 channels-last": lambda: plain_loop(args.iters, args.crop, bf16=False, channels_last=True),
+    }
+    if args.bf16 or path.precision == "bf16-mixed":
+        rows["plain loop bf16 channels-last"] = lambda: plain_loop(args.iters, args.crop, bf16=True,
+                                                                   channels_last=True)
+    layout = "channels-last" if path.channels_last else "NCHW"
+    rows[f"framework {path.precision} {layout}, no test"] = lambda: framework(
+        args.iters, args.crop, path.precision, path.channels_last, False)
+    rows[f"framework {path.precision} {layout}, test every 50"] = lambda: framework(
+        args.iters, args.crop, path.precision, path.channels_last, True)
+    return path, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iters", type=int, default=200)
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds over all rows, interleaved; the table gives each row's median round")
+    parser.add_argument("--bf16", action="store_true", help="also the bf16 plain loop on a CPU that emulates bf16")
     args = parser.parse_args()
     flops = train_flops(ZSSRNet(), args.crop)
-    default = resolve_precision("auto", "cpu")
-    cases = {
-        "plain loop fp32": lambda: plain_loop(args.iters, args.crop, bf16=False),
-        "plain loop bf16 + channels_last": lambda: plain_loop(args.iters, args.crop, bf16=True),
-        "framework 32-true, no test": lambda: framework(args.iters, args.crop, "32-true", False),
-        f"framework {default}, no test": lambda: framework(args.iters, args.crop, default, False),
-        f"framework {default}, test every 50": lambda: framework(args.iters, args.crop, default, True),
-    }
+    path, rows_to_run = cases(args)
     # a shared machine's speed drifts by 10-20 % over minutes: interleave the rows so drift hits them all alike
-    times: dict[str, list[float]] = {name: [] for name in cases}
+    times: dict[str, list[float]] = {name: [] for name in rows_to_run}
     for _ in range(args.repeats):
-        for name, run in cases.items():
+        for name, run in rows_to_run.items():
             times[name].append(run())
     rows = [(name, statistics.median(t)) for name, t in times.items()]
-    fp32, floor = rows[0][1], rows[1][1]
-    print(f"crop {args.crop}, {flops / 1e9:.1f} GFLOP per iteration, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, median of {args.repeats} interleaved rounds")
-    print(f"{'':40s} {'ms/it':>8s} {'GFLOP/s':>8s} {'x fp32':>7s} {'x floor':>8s} {'rounds (ms/it)':>20s}")
+    fastest = min(ms for name, ms in rows if name.startswith("plain"))
+    flags = cpu_flags()
+    print(f"CPU {platform.processor() or platform.machine()}, capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"flags {' '.join(k for k, v in flags.items() if v)}; {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}")
+    print(f"chosen path: {path.precision}, training {'channels-last' if path.channels_last else 'NCHW'} "
+          f"({path.reason}); crop {args.crop}, {flops / 1e9:.1f} GFLOP per iteration, "
+          f"median of {args.repeats} interleaved rounds")
+    print(f"{'':45s} {'ms/it':>8s} {'GFLOP/s':>8s} {'x fastest plain':>16s} {'rounds (ms/it)':>24s}")
     for name, ms in rows:
         spread = " ".join(f"{t:.1f}" for t in times[name])
-        print(f"{name:40s} {ms:8.1f} {flops / ms / 1e6:8.0f} {ms / fp32:7.2f} {ms / floor:8.2f} {spread:>20s}")
+        print(f"{name:45s} {ms:8.1f} {flops / ms / 1e6:8.0f} {ms / fastest:16.2f} {spread:>24s}")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "iteration_speed.json").write_text(json.dumps({
         "crop": args.crop, "iters": args.iters, "repeats": args.repeats, "gflop_per_iteration": flops / 1e9,
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "cpu_flags": flags,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(), "chosen_path": path.to_dict(),
         "machine": platform.processor() or platform.machine(),
-        "rows": [{"name": n, "ms_per_iteration": ms, "rounds": times[n], "gflops": flops / ms / 1e6}
-                 for n, ms in rows]}, indent=2))
+        "rows": [{"name": n, "ms_per_iteration": ms, "rounds": times[n], "gflops": flops / ms / 1e6,
+                  "x_fastest_plain": ms / fastest} for n, ms in rows]}, indent=2))
     print(f"wrote {out / 'iteration_speed.json'}")
 
 

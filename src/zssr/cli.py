@@ -87,9 +87,19 @@ def train_task(cfg: DictConfig) -> float | None:
 
 
 def evaluate_task(cfg: DictConfig) -> float | None:
-    """evaluate.py: returns ZSSR's mean PSNR for sweepers."""
+    """evaluate.py: prints the means and where the report is; returns ZSSR's mean PSNR for sweepers."""
     summary = run_task("zssr.evaluation:evaluate", cfg)
-    return summary["methods"].get("zssr", {}).get("psnr") if summary else None
+    if not summary:
+        return None
+    out = cfg.paths.output_dir
+    means = ", ".join(f"{method} {m['psnr']:.2f} dB / {m['ssim']:.4f}" for method, m in summary["methods"].items()
+                      if m.get("psnr") is not None)
+    print(f"{summary['dataset']} x{summary['scale']}, {summary['n_images']} image(s), PSNR / SSIM on Y: "
+          f"{means or 'no ground truth'}")
+    print(f"report: {out}/{summary['files']['report']}")
+    for crops in summary["files"]["crops"][:3]:
+        print(f"side by side (LR, bicubic, ZSSR, HR): {out}/{crops}")
+    return summary["methods"].get("zssr", {}).get("psnr")
 
 
 def estimate_task(cfg: DictConfig) -> None:

@@ -170,9 +170,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         table.add(rows)
         dashboard.log_image_rows(index, rows, crops)
     summary = summarize(cfg, table, scale)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     images = sorted({r["image"] for r in table.rows})
     crops = [c for c in (out_dir / "images" / i / f"{i}_crops.png" for i in images) if c.is_file()]
     plot = write_report(out_dir / "report.md", summary, table.rows, crops)
+    summary["files"] = {"report": "report.md", "crops": [c.relative_to(out_dir).as_posix() for c in crops]}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     dashboard.finish(summary, table.rows, plot)
     return summary

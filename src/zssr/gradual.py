@@ -22,7 +22,6 @@ from zssr.job import Job
 from zssr.metrics import shave_for
 from zssr.resize import imresize
 from zssr.results import StepResult
-from zssr.settings import autocast_dtype
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,8 @@ def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     if not loggers:  # Lightning refuses an LR monitor without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=job.inputs.precision,
-                       default_root_dir=str(job.inputs.out_dir))
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                       precision=job.inputs.compute.precision, default_root_dir=str(job.inputs.out_dir))
 
 
 def batch_variants(cfg: DictConfig, device: torch.device) -> bool:
@@ -75,10 +74,12 @@ def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: 
     inputs, plan = job.inputs, job.plan
     final = step == len(inputs.schedule) - 1
     module.eval()
+    module.net.to(memory_format=inputs.compute.inference_memory_format)  # the next fit sets the training format again
     sr = super_resolve(module.net, inputs.image.rgb, inputs.schedule[step], job.kernel if final else None,
                        job.back_projection_iters[step], rotations=plan.ensemble_rotations,
                        flips=plan.ensemble_flips, tile=int(cfg.inference.tile),
-                       autocast_dtype=autocast_dtype(inputs.precision), memory_format=module.memory_format,
+                       autocast_dtype=inputs.compute.autocast_dtype,
+                       memory_format=inputs.compute.inference_memory_format,
                        batch_variants=batch_variants(cfg, module.device)).cpu()
     module.train()
     return sr
@@ -86,7 +87,7 @@ def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: 
 
 def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Outcome:
     """Every gradual step: train, super-resolve, and (but for the last) save the output and add it as a father."""
-    module = instantiate(cfg.model)
+    module = instantiate(cfg.model, channels_last=job.inputs.compute.channels_last)
     inputs = job.inputs
     outcome = Outcome(sr=inputs.image.rgb)
     extra: list[Father] = []

@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from zssr.compute import Compute, choose_compute
 from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, load_image, open_input
 from zssr.kernels import as_tensor, load_kernel
 from zssr.plan import KernelPlan, kernel_plan
 from zssr.resize import output_shape
 from zssr.results import KernelEstimation
-from zssr.settings import check_settings, parse_scale, per_step, resolve_precision
+from zssr.settings import check_settings, parse_scale, per_step
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Inputs:
     gt_cropped: bool
     out_dir: Path
     out_shape: tuple[int, int]
-    precision: str  # Lightning's name, auto resolved
+    compute: Compute  # precision and memory format on this machine
     schedule: list[tuple[float, float]]  # the scale of each gradual step
     back_projection_iters: list[int]  # per step, as configured
 
@@ -123,8 +124,9 @@ def read_inputs(cfg: DictConfig) -> Inputs:
     if (given is not None or estimate) and len(schedule) > 1:
         log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
     back_projection = per_step(cfg.inference.back_projection_iters, len(schedule))
-    precision = resolve_precision(str(cfg.precision), cfg.trainer.get("accelerator", "auto"))
-    return Inputs(image, scale, given, estimate, true_kernel, gt, gt_cropped, out_dir, out_shape, precision,
+    compute = choose_compute(str(cfg.precision), cfg.model.channels_last, cfg.trainer.get("accelerator", "auto"),
+                             cfg.inference.channels_last)
+    return Inputs(image, scale, given, estimate, true_kernel, gt, gt_cropped, out_dir, out_shape, compute,
                   schedule, back_projection)
 
 

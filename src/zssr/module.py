@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zssr.compute import choose_compute
 from zssr.inference import forward_tiled
 from zssr.metrics import psnr
 
@@ -17,16 +18,17 @@ class ZSSRModule(pl.LightningModule):
     """L1 training on ``batch["input"] -> batch["target"]``; validation = reconstruction MSE of the whole image.
 
     ``net``: the network (``(N, 3, H, W)`` in [0, 1] -> same); ``optimizer``: a partial taking the parameters
-    (Adam 1e-3 by default); ``channels_last``: run convolutions in NHWC, much faster on CPUs with bf16 autocast.
+    (Adam 1e-3 by default); ``channels_last``: run convolutions in NHWC (true), NCHW (false), or ``auto``: whichever
+    :func:`zssr.compute.choose_compute` says is fast for the Trainer's precision on this machine.
     """
 
     def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],
-                 channels_last: bool = True, gt_every_n_steps: int = 500) -> None:
+                 channels_last: bool | str = "auto", gt_every_n_steps: int = 500) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False, ignore=["net"])
         self.net = net
         self.optimizer_factory = optimizer
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.channels_last = channels_last
         self.gt_every_n_steps = gt_every_n_steps
         self.gt_probe: tuple[torch.Tensor, torch.Tensor, int, bool] | None = None  # (bicubic input, gt, shave, gray)
 
@@ -39,7 +41,13 @@ class ZSSRModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.contiguous(memory_format=self.memory_format))
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last is True else torch.contiguous_format
+
     def on_fit_start(self) -> None:
+        if self.channels_last == "auto":
+            self.channels_last = choose_compute(str(self.trainer.precision), "auto", self.device.type).channels_last
         self.net.to(memory_format=self.memory_format)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -63,10 +63,10 @@ def write_outputs(cfg: DictConfig, job: Job, outcome: Outcome, loggers: list, st
         iterations=sum(s.iterations for s in outcome.steps),
         seconds=round(outcome.train_seconds + outcome.inference_seconds, 3),
         train_seconds=round(outcome.train_seconds, 3), inference_seconds=round(outcome.inference_seconds, 3),
-        final_lr=outcome.steps[-1].final_lr, precision=inputs.precision, device=outcome.device,
+        final_lr=outcome.steps[-1].final_lr, precision=inputs.compute.precision, device=outcome.device,
         input_size=list(image.size), output_size=list(inputs.out_shape), steps=outcome.steps, seed=cfg.seed,
         son_noise_std=job.plan.son_noise_std, back_projection_iters=job.back_projection_iters,
-        plan=job.plan.to_dict(), kernel_estimation=job.estimation)
+        plan=job.plan.to_dict(), compute=inputs.compute.to_dict(), kernel_estimation=job.estimation)
     if inputs.gt is not None:
         result.add_scores(Scores(**evaluate(outcome.sr, inputs.gt, inputs.scale, gray=image.gray)),
                           Scores(**evaluate(bicubic, inputs.gt, inputs.scale, gray=image.gray)))

@@ -68,6 +68,7 @@ class RunResult:
     son_noise_std: float
     back_projection_iters: list[int]
     plan: dict[str, Any]  # zssr.plan.KernelPlan.to_dict(): why the run was set up as it was
+    compute: dict[str, Any]  # zssr.compute.Compute.to_dict(): precision, memory format, the CPU it was chosen for
     kernel_estimation: KernelEstimation | None = None
     gt: str | None = None
     gt_cropped: bool | None = None

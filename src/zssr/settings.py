@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from zssr.errors import ZSSRError
@@ -73,6 +72,7 @@ RULES: dict[str, Any] = {
     "gradual_levels": Number(0),
     "trainer.max_steps": Number(1),
     "model.optimizer.lr": Number(0, integer=False, open_low=True),
+    "model.channels_last": AUTO_OR_BOOL,
     "data.crop_size": Number(8),
     "data.noise_std": Number(0, integer=False),
     "data.test_max_side": Number(16, optional=True),
@@ -84,6 +84,7 @@ RULES: dict[str, Any] = {
     "inference.batch_variants": AUTO_OR_BOOL,
     "inference.rotations": AUTO_OR_BOOL,
     "inference.flips": AUTO_OR_BOOL,
+    "inference.channels_last": AUTO_OR_BOOL,
     "kernel_guess.son_noise_std": Number(0, integer=False),
     "kernel_guess.back_projection_iters": Number(0, optional=True),
     "estimator.max_steps": Number(1),
@@ -124,20 +125,3 @@ def per_step(value: Any, n: int, cast: Callable[[Any], Any] = int) -> list:
     """A setting given once or once per gradual step -> one value per step (a short list repeats its last value)."""
     values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
     return [cast(values[min(i, len(values) - 1)]) for i in range(n)]
-
-
-def resolve_precision(precision: str, accelerator: str) -> str:
-    """``auto`` -> bf16 autocast where the hardware has fast bf16 (CUDA with bf16, CPUs with AVX-512 BF16 or AMX),
-    fp16 autocast on older GPUs, else fp32. Explicit values: bf16, fp16, fp32 (or Lightning's own names)."""
-    names = {"bf16": "bf16-mixed", "fp16": "16-mixed", "fp32": "32-true", "32": "32-true"}
-    if precision != "auto":
-        return names.get(str(precision), str(precision))
-    cuda = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    if cuda:
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    fast_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return "bf16-mixed" if fast_bf16 else "32-true"
-
-
-def autocast_dtype(precision: str) -> torch.dtype | None:
-    return {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
