@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,6 +32,16 @@ def bsd_lr() -> torch.Tensor:
     if path.is_file():
         return load_image(path).rgb
     return open_input("skimage:chelsea").rgb[:, 30:270, 100:260].contiguous()
+
+
+@pytest.fixture(scope="session")
+def small_photo(tmp_path_factory) -> Path:
+    """A 96x128 crop of scikit-image's ``chelsea`` as a PNG: a real photo small enough that a run is about training,
+    not inference on a large output."""
+    from zssr.imageio import save_image
+
+    image = open_input("skimage:chelsea")
+    return save_image(tmp_path_factory.mktemp("photo") / "small.png", image.rgb[:, 100:196, 150:278], image)
 
 
 @pytest.fixture(autouse=True)

@@ -69,10 +69,10 @@ def test_unusable_output_dir(tmp_path):
     assert proc.stderr.strip().startswith("error: output directory") and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_tiny_run_succeeds_from_the_command_line(tmp_path):
-    proc = train_py("input=skimage:camera", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
+def test_tiny_run_succeeds_from_the_command_line(tmp_path, small_photo):
+    proc = train_py(f"input={small_photo}", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "run" / "camera_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
+    assert (tmp_path / "run" / "small_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
 
 
 def test_evaluate_rejects_bad_zssr_settings_before_any_image(tmp_path):

@@ -35,9 +35,9 @@ def test_logger_groups_compose(logger, tmp_path):
     assert (logger == "none") == (not cfg.get("logger"))
 
 
-def test_lr_policy_reduces_and_stops_a_real_trainer(tmp_path):
+def test_lr_policy_reduces_and_stops_a_real_trainer(tmp_path, small_photo):
     """ratio 0 makes every eligible check fire: /10 at steps 30, 60, 90, then lr 1e-6 < 9e-6 stops training."""
-    overrides = [*tiny_overrides(1000), "input=skimage:camera", "trainer.val_check_interval=10",
+    overrides = [*tiny_overrides(1000), f"input={small_photo}", "trainer.val_check_interval=10",
                  "callbacks.lr_policy.check_every=10", "callbacks.lr_policy.n_points=3",
                  "callbacks.lr_policy.min_steps_between=20", "callbacks.lr_policy.ratio=0",
                  "inference.back_projection_iters=0", "data.crop_size=32"]

@@ -8,16 +8,16 @@ from zssr.pipeline import train
 from conftest import tiny_overrides
 
 
-def wandb_run(tmp_path, steps=60):
+def wandb_run(tmp_path, photo, steps=60):
     overrides = [o for o in tiny_overrides(steps) if not o.startswith(("logger=", "callbacks="))]
-    cfg = compose_config([*overrides, "input=skimage:camera", "logger=wandb", "inference.back_projection_iters=1"],
+    cfg = compose_config([*overrides, f"input={photo}", "logger=wandb", "inference.back_projection_iters=1"],
                          output_dir=tmp_path)
     return train(cfg)
 
 
-def test_csv_log_has_loss_lr_and_reconstruction_error(tmp_path):
+def test_csv_log_has_loss_lr_and_reconstruction_error(tmp_path, small_photo):
     overrides = [o for o in tiny_overrides(100) if not o.startswith(("logger=", "callbacks="))]
-    train(compose_config([*overrides, "input=skimage:camera", "inference.back_projection_iters=1"],
+    train(compose_config([*overrides, f"input={small_photo}", "inference.back_projection_iters=1"],
                          output_dir=tmp_path))
     rows = list(csv.DictReader(open(tmp_path / "csv" / "metrics.csv")))
     columns = set(rows[0])
@@ -25,9 +25,9 @@ def test_csv_log_has_loss_lr_and_reconstruction_error(tmp_path):
     assert len([r for r in rows if r["val/rec_mse"]]) == 2  # steps 50 and 100
 
 
-def test_wandb_offline_run_dir_and_media(tmp_path, monkeypatch):
+def test_wandb_offline_run_dir_and_media(tmp_path, monkeypatch, small_photo):
     monkeypatch.setenv("WANDB_MODE", "offline")
-    wandb_run(tmp_path)
+    wandb_run(tmp_path, small_photo)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     assert list(runs[0].glob("run-*.wandb"))
@@ -35,15 +35,15 @@ def test_wandb_offline_run_dir_and_media(tmp_path, monkeypatch):
     assert len(media) == 3  # LR, bicubic and ZSSR panels
 
 
-def test_unreachable_wandb_does_not_kill_the_run(tmp_path, monkeypatch, recwarn):
+def test_unreachable_wandb_does_not_kill_the_run(tmp_path, monkeypatch, recwarn, small_photo):
     monkeypatch.setenv("WANDB_MODE", "online")
     monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "5")
-    result = wandb_run(tmp_path, steps=10)
+    result = wandb_run(tmp_path, small_photo, steps=10)
     # W&B was really tried: it either gave up with our warning or kept a local run
     assert any("logger 'wandb' unavailable" in str(w.message) for w in recwarn) or (tmp_path / "wandb").is_dir()
-    assert (tmp_path / "camera_zssr.png").is_file() and result["iterations"] == 10
+    assert (tmp_path / "small_zssr.png").is_file() and result["iterations"] == 10
 
 
 def test_psnr_against_ground_truth_is_logged_during_training(tmp_path):

@@ -46,14 +46,17 @@ def test_grayscale_images_are_measured_on_their_own_channel():
 
 
 def test_ssim_is_the_valid_window_mean_of_wang_et_al():
-    """Wang et al.'s ssim_index.m averages only windows inside the image; scikit-image's Gaussian SSIM (sigma 1.5,
-    population covariance) crops the same border, so it is an independent reference."""
-    from skimage.metrics import structural_similarity
+    """Wang et al.'s ssim_index.m averages only windows inside the image: torchmetrics' full SSIM map (11x11 Gaussian
+    convolution, a different implementation) with its padded 5-pixel border cropped is an independent reference; its
+    own mean, which includes the border, is not the protocol's."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
 
     gen = torch.Generator().manual_seed(0)
     hr = torch.rand(3, 40, 52, generator=gen, dtype=torch.float64)
     sr = (hr + 0.1 * torch.randn(hr.shape, generator=gen, dtype=torch.float64)).clamp(0, 1)
-    a, b = rgb_to_y(quantize(sr))[2:-2, 2:-2].numpy(), rgb_to_y(quantize(hr))[2:-2, 2:-2].numpy()
-    reference = structural_similarity(a, b, data_range=255, gaussian_weights=True, sigma=1.5,
-                                      use_sample_covariance=False)
-    assert ssim(sr, hr, shave=2) == pytest.approx(reference, abs=1e-9)
+    a, b = rgb_to_y(quantize(sr))[2:-2, 2:-2], rgb_to_y(quantize(hr))[2:-2, 2:-2]
+    padded_mean, full = structural_similarity_index_measure(a[None, None], b[None, None], data_range=255.0,
+                                                            gaussian_kernel=True, sigma=1.5, kernel_size=11,
+                                                            return_full_image=True)
+    assert ssim(sr, hr, shave=2) == pytest.approx(float(full[..., 5:-5, 5:-5].mean()), abs=1e-9)
+    assert abs(ssim(sr, hr, shave=2) - float(padded_mean)) > 1e-4

@@ -15,7 +15,6 @@ from typing import Any
 
 import hydra
 from hydra.errors import InstantiationException
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -55,6 +54,16 @@ def job_threads(requested: Any, cpus: int | None = None, launcher: Any = None) -
     return max(1, cpus // max(1, n_jobs))
 
 
+def config_errors() -> tuple[type[BaseException], ...]:
+    """The libraries' exceptions for a config value they refused. Lightning's is only looked up once Lightning is
+    loaded: it is loaded lazily, so that bad input is reported before its few seconds of import time."""
+    errors: list[type[BaseException]] = [InstantiationException, OmegaConfBaseException]
+    fabric = sys.modules.get("lightning_fabric.utilities.exceptions")
+    if fabric is not None:
+        errors.append(fabric.MisconfigurationException)
+    return tuple(errors)
+
+
 def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
     """Run ``target`` (``module:function``, e.g. ``zssr.pipeline:train``) on ``cfg`` for an entry point."""
     module_name, function_name = target.split(":")
@@ -71,7 +80,7 @@ def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
     except ZSSRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    except (InstantiationException, OmegaConfBaseException, MisconfigurationException) as exc:
+    except config_errors() as exc:
         # a config value the libraries refused: their message names the key and the problem; keep it on one line
         message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         print(f"error: invalid configuration: {message or exc.__class__.__name__}", file=sys.stderr)

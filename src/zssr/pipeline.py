@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from zssr.gradual import Outcome, fit_and_super_resolve, make_trainer
 from zssr.job import Job, prepare, read_inputs
 from zssr.metrics import evaluate
 from zssr.resize import imresize
 from zssr.results import RunResult, Scores
 from zssr.tracking import log_images, run_loggers
+
+if TYPE_CHECKING:
+    from zssr.gradual import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,11 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> RunResult:
     """Super-resolve ``cfg.input`` by ``cfg.scale``; the typed result (also written to ``result.json``)."""
     started = time.perf_counter()
-    inputs = read_inputs(cfg)
+    inputs = read_inputs(cfg)  # bad input stops here, before Lightning is even imported
+    import pytorch_lightning as pl
+
+    from zssr.gradual import fit_and_super_resolve, make_trainer
+
     if cfg.seed is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     with run_loggers(cfg) as loggers:
