@@ -32,9 +32,7 @@ from zssr.net import ZSSRNet
 
 def train_flops(net: ZSSRNet, crop: int) -> float:
     """Forward + backward FLOPs of one iteration (backward ~ 2x forward)."""
-    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
-    forward = sum(2 * m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] for m in convs) * crop**2
-    return 3.0 * forward
+    return 3.0 * net.flops_per_pixel() * crop**2
 
 
 def plain_loop(iters: int, crop: int, bf16: bool, channels_last: bool, warmup: int = 20) -> float:

@@ -4,7 +4,8 @@
     python benchmarks/quality.py --suite set5 --precision bf16 fp32
     python benchmarks/quality.py --suite bsd100 --count 10  # the seeded subset that dataset.count=10 picks
 
-Needs the benchmark images (``paths.data_dir``: ``ZSSR_DATA_DIR``). Prints a table and writes JSON to
+Per image: PSNR / SSIM, iterations, training FLOPs, ms per iteration and seconds; with the CPU flags and the compute
+path chosen. Needs the benchmark images (``paths.data_dir``: ``ZSSR_DATA_DIR``). Prints a table and writes JSON to
 ``benchmarks/results/quality_<suite>.json``.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from zssr.api import compose_config, data_dir
+from zssr.compute import cpu_flags
 from zssr.datasets import list_images
 from zssr.degradations import degrade
 from zssr.imageio import load_image, save_image
@@ -88,25 +90,36 @@ def main() -> None:
                 cfg = compose_config([*overrides, f"precision={precision}", *quiet, *args.overrides], output_dir=out)
                 t0 = time.perf_counter()
                 result = train(cfg)
+                ms = 1000 * result["train_seconds"] / max(1, result["iterations"])
                 rows.append({"image": name, "precision": result["precision"], "psnr": result["psnr"],
                              "ssim": result["ssim"], "psnr_bicubic": result["psnr_bicubic"],
                              "ssim_bicubic": result["ssim_bicubic"], "iterations": result["iterations"],
-                             "seconds": result["seconds"], "wall": time.perf_counter() - t0})
+                             "train_tflops": result["train_flops"] / 1e12, "ms_per_iteration": ms,
+                             "seconds": result["seconds"], "wall": time.perf_counter() - t0,
+                             "compute": result["compute"]})
                 print(f"{name:32s} {result['precision']:10s} {result['psnr']:6.2f} {result['ssim']:.4f} "
                       f"(bicubic {result['psnr_bicubic']:6.2f} {result['ssim_bicubic']:.4f}) "
-                      f"{result['iterations']:5d} it {result['seconds']:6.1f} s", flush=True)
+                      f"{result['iterations']:5d} it {result['train_flops'] / 1e12:6.1f} TFLOP {ms:6.1f} ms/it "
+                      f"{result['seconds']:6.1f} s", flush=True)
     print("\nmeans")
     for precision in sorted({r["precision"] for r in rows}):
         sel = [r for r in rows if r["precision"] == precision]
-        mean = {k: np.mean([r[k] for r in sel]) for k in ("psnr", "ssim", "psnr_bicubic", "seconds", "iterations")}
+        mean = {k: np.mean([r[k] for r in sel]) for k in ("psnr", "ssim", "psnr_bicubic", "seconds", "iterations",
+                                                          "train_tflops", "ms_per_iteration")}
         print(f"  {precision:10s} psnr {mean['psnr']:.3f} ssim {mean['ssim']:.4f} bicubic {mean['psnr_bicubic']:.3f}"
               f" seconds {mean['seconds']:.1f} (median {np.median([r['seconds'] for r in sel]):.1f})"
-              f" iterations {mean['iterations']:.0f}")
+              f" iterations {mean['iterations']:.0f} TFLOP {mean['train_tflops']:.1f}"
+              f" ms/it {mean['ms_per_iteration']:.1f}")
+    flags = cpu_flags()
+    paths = sorted({(r["compute"]["precision"], r["compute"]["channels_last"]) for r in rows})
+    print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, flags "
+          f"{' '.join(k for k, v in flags.items() if v)}; (precision, training channels-last): {paths}")
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     path = results / f"quality_{args.suite}{args.tag}.json"
     path.write_text(json.dumps({"suite": args.suite, "overrides": args.overrides, "torch": torch.__version__,
-                                "threads": torch.get_num_threads(), "rows": rows}, indent=2))
+                                "threads": torch.get_num_threads(), "cpu_flags": flags,
+                                "cpu_capability": torch.backends.cpu.get_cpu_capability(), "rows": rows}, indent=2))
     print(f"wrote {path}")
 
 

@@ -52,10 +52,11 @@ def test_default_run_writes_image_and_result(tmp_path, small_rgb):
     assert out.size == (128, 96) and out.mode == "RGB"
     saved = json.loads((tmp_path / "result.json").read_text())
     for key in ["output", "scale", "iterations", "seconds", "final_lr", "psnr", "ssim", "psnr_bicubic",
-                "ssim_bicubic"]:
+                "ssim_bicubic", "plan", "compute"]:
         assert key in saved
     assert saved["iterations"] == 30 and saved["scale"] == [2.0, 2.0] and saved == result
     assert saved["final_lr"] == pytest.approx(1e-3)
+    assert saved["plan"]["mode"] == "bicubic" and saved["compute"]["precision"] == saved["precision"]
 
 
 @needs_data

@@ -33,6 +33,7 @@ class Outcome:
     device: str = "cpu"
     train_seconds: float = 0.0
     inference_seconds: float = 0.0
+    train_flops: float = 0.0
 
 
 def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
@@ -92,18 +93,19 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Out
     outcome = Outcome(sr=inputs.image.rgb)
     extra: list[Father] = []
     for i, step_scale in enumerate(inputs.schedule):
-        t0 = time.perf_counter()
+        t0, pixels = time.perf_counter(), module.train_pixels
         iterations = _fit(cfg, job, trainer, module, i, extra)
         t1 = time.perf_counter()
         outcome.sr = _super_resolve(cfg, job, module, i)
         outcome.train_seconds += t1 - t0
         outcome.inference_seconds += time.perf_counter() - t1
         lr_now = trainer.optimizers[0].param_groups[0]["lr"]
-        outcome.steps.append(StepResult(list(step_scale), iterations, lr_now))
+        outcome.steps.append(StepResult(list(step_scale), iterations, lr_now, module.train_pixels - pixels))
         log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, len(inputs.schedule), step_scale,
                  iterations, lr_now)
         if i < len(inputs.schedule) - 1:
             save_image(inputs.out_dir / f"{inputs.image.name}_step{i + 1}.png", outcome.sr, inputs.image)
             extra.append(Father(outcome.sr, math.sqrt(step_scale[0] * step_scale[1])))
     outcome.device = str(module.device)
+    outcome.train_flops = 3.0 * module.net.flops_per_pixel() * module.train_pixels
     return outcome

@@ -31,6 +31,7 @@ class ZSSRModule(pl.LightningModule):
         self.channels_last = channels_last
         self.gt_every_n_steps = gt_every_n_steps
         self.gt_probe: tuple[torch.Tensor, torch.Tensor, int, bool] | None = None  # (bicubic input, gt, shave, gray)
+        self.train_pixels = 0  # crop pixels trained on so far: the training FLOPs are ~3 x net FLOPs per pixel x this
 
     def set_gt_probe(self, upsampled: torch.Tensor | None, gt: torch.Tensor | None, shave: int = 0,
                      gray: bool = False) -> None:
@@ -51,6 +52,7 @@ class ZSSRModule(pl.LightningModule):
         self.net.to(memory_format=self.memory_format)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        self.train_pixels += batch["input"].shape[0] * batch["input"].shape[-2] * batch["input"].shape[-1]
         loss = F.l1_loss(self(batch["input"]).float(), batch["target"])
         # logged every step but only written every `log_every_n_steps`; detach keeps it cheap
         self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, batch_size=1)

@@ -65,7 +65,7 @@ def write_outputs(cfg: DictConfig, job: Job, outcome: Outcome, loggers: list, st
     output_path = save_image(inputs.out_dir / f"{image.name}_zssr.png", outcome.sr, image, alpha)
     result = RunResult(
         input=str(cfg.input), output=str(output_path), scale=list(inputs.scale), kernel=kernel_label(cfg, job),
-        iterations=sum(s.iterations for s in outcome.steps),
+        iterations=sum(s.iterations for s in outcome.steps), train_flops=outcome.train_flops,
         seconds=round(outcome.train_seconds + outcome.inference_seconds, 3),
         train_seconds=round(outcome.train_seconds, 3), inference_seconds=round(outcome.inference_seconds, 3),
         final_lr=outcome.steps[-1].final_lr, precision=inputs.compute.precision, device=outcome.device,

@@ -21,6 +21,7 @@ class StepResult:
     scale: list[float]
     iterations: int
     final_lr: float
+    train_pixels: int = 0  # crop pixels trained on in this step
 
 
 @dataclass
@@ -55,6 +56,7 @@ class RunResult:
     scale: list[float]
     kernel: str  # bicubic, the given file, or estimated
     iterations: int
+    train_flops: float  # forward + backward over all crops: 3 x the net's FLOPs per pixel x the crop pixels
     seconds: float  # training and inference
     train_seconds: float
     inference_seconds: float
