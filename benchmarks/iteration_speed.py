@@ -1,6 +1,7 @@
 """Milliseconds per training iteration: plain PyTorch loops vs the Lightning framework on the path it chooses.
 
     python benchmarks/iteration_speed.py [--iters 200] [--crop 128] [--repeats 3] [--bf16]
+    python benchmarks/iteration_speed.py --profile --iters 20   # framework vs plain loop, back to back, profiled
 
 Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 NCHW, fp32 channels-last and, on CPUs
 with native bf16 (or with ``--bf16``), bf16 autocast + channels-last; then the framework (Trainer +
@@ -84,6 +85,57 @@ def framework(iters: int, crop: int, precision: str, channels_last: bool, with_t
     return timer.seconds / timer.steps * 1000
 
 
+class _Profiled(pl.Callback):
+    """Profiles the framework's steps after ``warmup``."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+
+    def on_train_batch_start(self, trainer, *args) -> None:
+        if trainer.global_step == self.warmup:
+            self.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            self.profiler.__enter__()
+            self.t0 = time.perf_counter()
+
+    def on_train_end(self, trainer, *args) -> None:
+        self.seconds = time.perf_counter() - self.t0
+        self.profiler.__exit__(None, None, None)
+
+
+def profiled_pair(iters: int, crop: int, path, warmup: int = 10) -> dict[str, float]:
+    """The framework and the plain loop on the chosen path, back to back in one process under torch.profiler: ms per
+    step and the convolutions' share, which drift on a shared machine affects far less than separate timed runs."""
+    torch.manual_seed(0)
+    data = FatherSonDataModule(open_input("skimage:chelsea").rgb, (2, 2), crop_size=crop)
+    module = ZSSRModule(ZSSRNet(), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
+                        channels_last=path.channels_last)
+    prof = _Profiled(warmup)
+    pl.Trainer(max_steps=warmup + iters, precision=path.precision, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+               callbacks=[LinearFitLRPolicy(min_lr=0.0), prof]).fit(module, datamodule=data)
+    conv = ("aten::convolution_backward", "aten::mkldnn_convolution", "aten::convolution")
+    framework_conv = sum(e.self_cpu_time_total for e in prof.profiler.key_averages() if e.key in conv) / 1e3
+    fmt = torch.channels_last if path.channels_last else torch.contiguous_format
+    net = ZSSRNet().to(memory_format=fmt)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x, y = torch.rand(1, 3, crop, crop).contiguous(memory_format=fmt), torch.rand(1, 3, crop, crop)
+    for i in range(warmup + iters):
+        if i == warmup:
+            profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            profiler.__enter__()
+            t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=path.precision == "bf16-mixed"):
+            loss = F.l1_loss(net(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    plain = time.perf_counter() - t0
+    profiler.__exit__(None, None, None)
+    plain_conv = sum(e.self_cpu_time_total for e in profiler.key_averages() if e.key in conv) / 1e3
+    return {"framework_ms": prof.seconds / iters * 1000, "plain_ms": plain / iters * 1000,
+            "framework_conv_ms": framework_conv / iters, "plain_conv_ms": plain_conv / iters}
+
+
 def cases(args: argparse.Namespace) -> dict:
     path = choose_compute("auto", "auto", "cpu")
     rows = {
@@ -108,7 +160,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds over all rows, interleaved; the table gives each row's median round")
     parser.add_argument("--bf16", action="store_true", help="also the bf16 plain loop on a CPU that emulates bf16")
+    parser.add_argument("--profile", action="store_true",
+                        help="only the framework and the plain loop back to back under torch.profiler")
     args = parser.parse_args()
+    if args.profile:
+        path = choose_compute("auto", "auto", "cpu")
+        r = profiled_pair(args.iters, args.crop, path)
+        print(f"chosen path {path.precision}, {'channels-last' if path.channels_last else 'NCHW'}; "
+              f"CPU flags {' '.join(k for k, v in cpu_flags().items() if v)}; {args.iters} steps each")
+        print(f"framework {r['framework_ms']:.1f} ms/step (convolutions {r['framework_conv_ms']:.1f}), plain loop "
+              f"{r['plain_ms']:.1f} ms/step (convolutions {r['plain_conv_ms']:.1f}): "
+              f"{r['framework_ms'] / r['plain_ms']:.3f}x")
+        return
     flops = train_flops(ZSSRNet(), args.crop)
     path, rows_to_run = cases(args)
     # a shared machine's speed drifts by 10-20 % over minutes: interleave the rows so drift hits them all alike
