@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from zssr.reference import paper_value
+from zssr.results import write_json
 
 KEY = ("dataset", "degradation", "kernel", "scale", "method")
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)
-    (out / "aggregate.json").write_text(json.dumps(entries, indent=2))
+    write_json(out / "aggregate.json", entries)
     (out / "aggregate.md").write_text(text)
     return 0
 

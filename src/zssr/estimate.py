@@ -9,14 +9,13 @@ setting can be overridden, e.g. ``estimator.max_steps=1500``.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from omegaconf import DictConfig
 
 from zssr.estimation import estimate_for_run
 from zssr.job import read_inputs
-from zssr.results import finite
+from zssr.results import finite, write_json
 from zssr.tracking import run_loggers
 
 
@@ -25,7 +24,7 @@ def estimate(cfg: DictConfig) -> dict[str, Any]:
     with run_loggers(cfg) as loggers:
         _, _, record = estimate_for_run(cfg, inputs.image, inputs.scale, inputs.out_dir, inputs.true_kernel, loggers)
         result = finite({"input": str(cfg.input), "scale": list(inputs.scale), **dataclasses.asdict(record)})
-        (inputs.out_dir / "result.json").write_text(json.dumps(result, indent=2, allow_nan=False))
+        write_json(inputs.out_dir / "result.json", result)
     if result["kernel_file"]:
         print(result["kernel_file"])
     elif result["rejected_kernel_file"]:

@@ -7,7 +7,6 @@ soon as the image is done, so a killed run resumes where it stopped. At the end:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from zssr.metrics import evaluate as image_metrics
 from zssr.pipeline import run
 from zssr.report import side_by_side, write_report
 from zssr.resize import imresize
+from zssr.results import write_json
 from zssr.settings import check_settings, parse_scale
 from zssr.table import MetricsFile
 from zssr.tracking import Dashboard
@@ -174,6 +174,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     crops = [c for c in (out_dir / "images" / i / f"{i}_crops.png" for i in images) if c.is_file()]
     plot = write_report(out_dir / "report.md", summary, table.rows, crops)
     summary["files"] = {"report": "report.md", "crops": [c.relative_to(out_dir).as_posix() for c in crops]}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(out_dir / "summary.json", summary)
     dashboard.finish(summary, table.rows, plot)
     return summary

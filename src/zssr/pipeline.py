@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
+from zssr.imageio import save_image
 from zssr.job import Job, prepare, read_inputs
 from zssr.metrics import evaluate
 from zssr.resize import imresize
@@ -55,8 +56,6 @@ def kernel_label(cfg: DictConfig, job: Job) -> str:
 
 def write_outputs(cfg: DictConfig, job: Job, outcome: Outcome, loggers: list, step: int) -> RunResult:
     """Save the SR image (the input's bit depth and layout; alpha upscaled bicubically), compute metrics, log."""
-    from zssr.imageio import save_image
-
     inputs, image = job.inputs, job.inputs.image
     bicubic = imresize(image.rgb, inputs.scale, out_shape=inputs.out_shape).clamp(0, 1)
     alpha = None

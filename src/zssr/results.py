@@ -94,7 +94,7 @@ class RunResult:
         return finite(data)
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
+        write_json(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
@@ -108,6 +108,11 @@ class RunResult:
     @classmethod
     def read(cls, path: Path) -> RunResult:
         return cls.from_dict(json.loads(path.read_text()))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """The project's JSON files (``result.json``, ``summary.json``, ``aggregate.json``): indented, strict."""
+    path.write_text(json.dumps(finite(data), indent=2, allow_nan=False))
 
 
 def finite(value: Any) -> Any:
