@@ -14,12 +14,12 @@ import warnings
 from typing import Any
 
 import hydra
-from hydra.errors import InstantiationException
+from hydra.errors import HydraException, InstantiationException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from zssr.errors import ZSSRError
-from zssr.tracking import finish_wandb
+from zssr.signals import Interrupted, interruptible
 
 PACKAGED_CONF = "pkg://zssr.conf"
 
@@ -64,6 +64,14 @@ def config_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+INTERRUPTED = {  # what an interruption leaves, per task
+    "zssr.pipeline": "training stopped, no result written",
+    "zssr.evaluation": "finished images are kept in metrics.csv; rerun the same command with the same "
+                       "hydra.run.dir to resume",
+    "zssr.estimate": "estimation stopped, no kernel written",
+}
+
+
 def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
     """Run ``target`` (``module:function``, e.g. ``zssr.pipeline:train``) on ``cfg`` for an entry point."""
     module_name, function_name = target.split(":")
@@ -75,8 +83,12 @@ def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
         torch.set_num_threads(threads)
         logging.getLogger(__name__).info("torch threads for this job: %d", threads)
     try:
-        function = getattr(importlib.import_module(module_name), function_name)
-        return function(cfg)
+        with interruptible():
+            function = getattr(importlib.import_module(module_name), function_name)
+            return function(cfg)
+    except Interrupted as exc:
+        print(f"error: interrupted by {exc.name}: {INTERRUPTED[module_name]}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except ZSSRError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -86,6 +98,8 @@ def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
         print(f"error: invalid configuration: {message or exc.__class__.__name__}", file=sys.stderr)
         sys.exit(1)
     finally:
+        from zssr.tracking import finish_wandb  # torch's import time only once a task runs
+
         finish_wandb()
 
 
@@ -116,6 +130,49 @@ def estimate_task(cfg: DictConfig) -> None:
     run_task("zssr.estimate:estimate", cfg)
 
 
-train_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="train")(train_task)
-evaluate_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="evaluate")(evaluate_task)
-estimate_main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name="estimate")(estimate_task)
+def one_line(exc: BaseException) -> str:
+    """Hydra's multi-line message on one line, keeping what helps: the problem, the available options, the cause."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line and "HYDRA_FULL_ERROR" not in line]
+    if "Config search path:" in lines:
+        lines = lines[: lines.index("Config search path:")]
+    text = " ".join(lines)
+    for i, line in enumerate(lines):
+        if line.startswith("Available options"):
+            text = " ".join(lines[:i + 1]) + " " + ", ".join(lines[i + 1:])
+            break
+    if isinstance(exc, OverrideParseException):
+        text = f"cannot parse the override '{exc.override}': {text}"
+    if isinstance(exc, OSError) and exc.filename:
+        text = f"cannot write {exc.filename}: {exc.strerror or exc}"
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        text += f" ({str(cause).strip().splitlines()[0]})"
+    return text or exc.__class__.__name__
+
+
+def hydra_entry(task: Any, config_name: str) -> Any:
+    """The console script for ``task``: Hydra's main, with Hydra's own errors (an unknown key or option, an override
+    that does not parse, a run dir it cannot write) as one ``error:`` line and exit code 1. ``HYDRA_FULL_ERROR=1``
+    still gives Hydra's full traceback."""
+    main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name=config_name)(task)
+
+    def entry() -> None:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            return main()
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing; we print the one line
+        try:
+            main()
+        except (HydraException, OmegaConfBaseException, OSError) as exc:
+            print(f"error: {one_line(exc)}", file=sys.stderr)
+            sys.exit(1)
+        finally:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        return None
+
+    return entry
+
+
+train_main = hydra_entry(train_task, "train")
+evaluate_main = hydra_entry(evaluate_task, "evaluate")
+estimate_main = hydra_entry(estimate_task, "estimate")

@@ -7,6 +7,7 @@ random choice) and ``shard: [i, n]`` (the i-th of n interleaved parts, 0-based) 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,40 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 @dataclass
 class ImageRef:
-    name: str
+    name: str  # unique within the dataset: the file's stem, or stem_suffix when stems collide (x.png, x.jpg)
     source: str  # a file path, or skimage:<name>
 
-    def load(self) -> LoadedImage:
-        return open_input(self.source)
+    def load(self, max_pixels: int | None = None) -> LoadedImage:
+        return open_input(self.source, max_pixels)
+
+
+def unique_refs(paths: Sequence[Path]) -> list[ImageRef]:
+    """One ref per file, named by its stem; files sharing a stem are told apart by their suffix."""
+    stems = Counter(p.stem for p in paths)
+    refs = [ImageRef(p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix[1:].lower()}", str(p)) for p in paths]
+    clashes = [name for name, n in Counter(r.name for r in refs).items() if n > 1]
+    if clashes:
+        raise ZSSRError(f"image names clash in {paths[0].parent}: {', '.join(clashes)}; rename one of each")
+    return refs
+
+
+def check_images(refs: list[ImageRef], max_pixels: int | None, on_bad_image: str) -> tuple[list[ImageRef], dict]:
+    """Read every image once before any training, so a bad file is found now rather than hours in.
+
+    ``on_bad_image``: ``fail`` (one error listing every unusable image) or ``skip`` (go on without them). Returns the
+    usable refs and ``{name: reason}`` for those skipped.
+    """
+    bad = {}
+    for ref in refs:
+        try:
+            ref.load(max_pixels)
+        except ZSSRError as exc:
+            bad[ref.name] = str(exc)
+    if bad and on_bad_image != "skip":
+        listing = "; ".join(f"{name}: {reason}" for name, reason in bad.items())
+        raise ZSSRError(f"{len(bad)} of {len(refs)} image(s) cannot be used ({listing}); fix or remove them, or set "
+                        f"dataset.on_bad_image=skip")
+    return [r for r in refs if r.name not in bad], bad
 
 
 def list_images(name: str, root: str | None = None, samples: Sequence[str] | None = None,
@@ -42,6 +72,8 @@ def list_images(name: str, root: str | None = None, samples: Sequence[str] | Non
     if samples:
         refs = [ImageRef(s, f"skimage:{s}") for s in samples]
     else:
+        if root is None:
+            raise ZSSRError(f"dataset '{name}' needs dataset.root=<a folder of images>")
         folder = Path(str(root))
         standard = name in downloadable()
         if download and standard and not folder.is_dir():
@@ -49,7 +81,7 @@ def list_images(name: str, root: str | None = None, samples: Sequence[str] | Non
         if not folder.is_dir():
             hint = f"; {where_to_put(name, folder)}" if standard else ""
             raise ZSSRError(f"dataset '{name}': folder {folder} not found{hint}")
-        refs = [ImageRef(p.stem, str(p)) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        refs = unique_refs([p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES])
         if not refs:
             raise ZSSRError(f"dataset '{name}': no images in {folder}")
     if names:

@@ -3,3 +3,7 @@
 
 class ZSSRError(Exception):
     """A user-facing error; its message is the whole story (no traceback is shown for it)."""
+
+
+class Diverged(ZSSRError):
+    """Training went non-finite, or its output is far worse than the input it started from: nothing is written."""

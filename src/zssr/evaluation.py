@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
-from zssr.datasets import ImageRef, list_images
+from zssr.datasets import ImageRef, check_images, list_images
 from zssr.degradations import Degraded, degrade, image_seed
 from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, save_image
@@ -26,7 +26,9 @@ from zssr.pipeline import run
 from zssr.report import side_by_side, write_report
 from zssr.resize import imresize
 from zssr.results import write_json
+from zssr.rundir import claim
 from zssr.settings import check_settings, parse_scale
+from zssr.signals import deferred
 from zssr.table import MetricsFile
 from zssr.tracking import Dashboard
 
@@ -90,7 +92,6 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
     kernel_path = None
     if deg is not None and deg.kernel is not None:
         kernel_path = save_kernel(deg.kernel, image_dir / f"{ref.name}_kernel")[1]
-    scale_label = f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}"
     bicubic_path, zssr_path = image_dir / f"{ref.name}_bicubic.png", None
     rows = []
     for method in cfg.methods:
@@ -98,8 +99,8 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
             row = _bicubic_row(lr, gt, scale, image, like, bicubic_path)
         else:
             row, zssr_path = _zssr_row(cfg, lr_path, gt_path, kernel_path, image_dir)
-        row.update({"dataset": cfg.dataset.name, "degradation": cfg.degradation.name,
-                    "kernel": kernel_name(cfg.kernel), "scale": scale_label, "image": ref.name, "method": method})
+        row.update({"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
+                    "scale": scale_label(scale), "image": ref.name, "method": method})
         rows.append(row)
     crops = None
     if zssr_path is not None and gt_path is not None:
@@ -107,11 +108,13 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
     return rows, crops
 
 
-def summarize(cfg: DictConfig, table: MetricsFile, scale: tuple[float, float]) -> dict[str, Any]:
+def summarize(cfg: DictConfig, rows: list[dict[str, str]], scale: tuple[float, float],
+              skipped: dict[str, str]) -> dict[str, Any]:
+    """The means per method over the rows really in ``metrics.csv`` (every shard's), and the images skipped."""
     methods: dict[str, dict[str, float]] = {}
-    images = sorted({r["image"] for r in table.rows})
+    images = sorted({r["image"] for r in rows})
     for method in cfg.methods:
-        sel = [r for r in table.rows if r["method"] == method]
+        sel = [r for r in rows if r["method"] == method]
         entry = {"n": len(sel), "seconds": _mean(sel, "seconds"), "iterations": _mean(sel, "iterations")}
         for key in ("psnr", "ssim", "psnr_rgb"):
             entry[key] = _mean(sel, key)
@@ -121,7 +124,8 @@ def summarize(cfg: DictConfig, table: MetricsFile, scale: tuple[float, float]) -
                 entry[key] = value
         methods[method] = entry
     return {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
-            "scale": scale[0] if scale[0] == scale[1] else list(scale), "n_images": len(images), "methods": methods}
+            "scale": scale[0] if scale[0] == scale[1] else list(scale), "n_images": len(images), "methods": methods,
+            "skipped": [{"image": name, "reason": reason} for name, reason in skipped.items()]}
 
 
 def _mean(rows: list[dict[str, str]], key: str) -> float | None:
@@ -144,22 +148,34 @@ def check(cfg: DictConfig) -> tuple[float, float]:
     return scale
 
 
+def scale_label(scale: tuple[float, float]) -> str:
+    return f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}"
+
+
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the evaluation described by ``cfg``; return the summary."""
     scale = check(cfg)
     ds = cfg.dataset
-    refs = list_images(ds.name, ds.get("root"), ds.get("samples"), ds.get("names"), ds.get("count"),
+    root = None if OmegaConf.is_missing(ds, "root") else ds.get("root")
+    refs = list_images(ds.name, root, ds.get("samples"), ds.get("names"), ds.get("count"),
                        ds.get("shard"), seed=int(cfg.seed), download=bool(ds.get("download", False)))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = MetricsFile(out_dir / "metrics.csv")
+    labels = {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
+              "scale": scale_label(scale), "methods": list(cfg.methods)}
+    claim(out_dir, cfg, labels, table.rows)
     todo = [r for r in refs if not table.done(r.name, list(cfg.methods))]
     if len(todo) < len(refs):
         log.info("resuming: %d of %d images already done", len(refs) - len(todo), len(refs))
+    max_pixels = cfg.get("max_input_pixels")
+    todo, skipped = check_images(todo, max_pixels, str(ds.get("on_bad_image") or "fail"))
+    for name, reason in skipped.items():
+        log.warning("skipping %s: %s", name, reason)
     title = f"{ds.name}-{cfg.degradation.name}-kernel_{kernel_name(cfg.kernel)}-x{cfg.scale}"
     dashboard = Dashboard(cfg, out_dir, title)
     for index, ref in enumerate(tqdm(todo, desc=title, unit="image", dynamic_ncols=True)):
-        image = ref.load()
+        image = ref.load(max_pixels)
         deg = None
         if bool(ds.get("has_gt", True)):
             deg = degrade(image.rgb, scale[0], cfg.degradation.name,
@@ -167,13 +183,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         image_dir = out_dir / "images" / ref.name
         image_dir.mkdir(parents=True, exist_ok=True)
         rows, crops = run_methods(cfg, ref, image, deg, image_dir, scale)
-        table.add(rows)
+        with deferred():  # an interruption never separates an image's rows
+            table.add(rows)
         dashboard.log_image_rows(index, rows, crops)
-    summary = summarize(cfg, table, scale)
-    images = sorted({r["image"] for r in table.rows})
-    crops = [c for c in (out_dir / "images" / i / f"{i}_crops.png" for i in images) if c.is_file()]
-    plot = write_report(out_dir / "report.md", summary, table.rows, crops)
-    summary["files"] = {"report": "report.md", "crops": [c.relative_to(out_dir).as_posix() for c in crops]}
-    write_json(out_dir / "summary.json", summary)
-    dashboard.finish(summary, table.rows, plot)
+    with table.locked() as all_rows, deferred():  # the summary of every shard's rows, never of half a write
+        summary = summarize(cfg, all_rows, scale, skipped)
+        images = sorted({r["image"] for r in all_rows})
+        crops = [c for c in (out_dir / "images" / i / f"{i}_crops.png" for i in images) if c.is_file()]
+        plot = write_report(out_dir / "report.md", summary, all_rows, crops)
+        summary["files"] = {"report": "report.md", "crops": [c.relative_to(out_dir).as_posix() for c in crops]}
+        write_json(out_dir / "summary.json", summary)
+    dashboard.finish(summary, all_rows, plot)
     return summary

@@ -16,11 +16,12 @@ from omegaconf import DictConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 
 from zssr.data import Father
+from zssr.errors import Diverged
 from zssr.imageio import save_image
 from zssr.inference import super_resolve
 from zssr.job import Job
-from zssr.metrics import shave_for
-from zssr.resize import imresize
+from zssr.metrics import psnr, shave_for
+from zssr.resize import downscale, imresize
 from zssr.results import StepResult
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,21 @@ def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: 
     return sr
 
 
+def check_output(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Tensor | None,
+                 lr_rate: float) -> None:
+    """Refuse an output that is not finite, or that no longer explains its own input: downscaled again it must come
+    within a wide margin of the input, or at least as close as bicubic upscaling does (reconstruction PSNR >= 20 dB,
+    or no more than 10 dB below bicubic's). A trained net passes by far; a diverged one does not."""
+    if not torch.isfinite(sr).all():
+        raise Diverged(f"training diverged: the output is not finite (learning rate {lr_rate:g}); lower "
+                       f"model.optimizer.lr")
+    bicubic = imresize(lr, scale, out_shape=sr.shape[-2:]).clamp(0, 1)
+    own, reference = (psnr(downscale(x, scale, kernel).clamp(0, 1), lr, y_channel=False) for x in (sr, bicubic))
+    if own < min(20.0, reference - 10.0):
+        raise Diverged(f"training diverged: the output downscaled again matches the input at {own:.1f} dB (bicubic: "
+                       f"{reference:.1f} dB) with learning rate {lr_rate:g}; lower model.optimizer.lr")
+
+
 def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Outcome:
     """Every gradual step: train, super-resolve, and (but for the last) save the output and add it as a father."""
     module = instantiate(cfg.model, channels_last=job.inputs.compute.channels_last)
@@ -100,6 +116,8 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Out
         outcome.train_seconds += t1 - t0
         outcome.inference_seconds += time.perf_counter() - t1
         lr_now = trainer.optimizers[0].param_groups[0]["lr"]
+        check_output(outcome.sr, inputs.image.rgb, step_scale, job.kernel if i == len(inputs.schedule) - 1 else None,
+                     lr_now)
         outcome.steps.append(StepResult(list(step_scale), iterations, lr_now, module.train_pixels - pixels))
         log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, len(inputs.schedule), step_scale,
                  iterations, lr_now)

@@ -5,6 +5,10 @@ three channels so one network serves every image). :class:`LoadedImage` remember
 be written back the same way: 8 or 16 bits, L / LA / RGB / RGBA. Palette images become RGB(A) (a super-resolved image
 has colours a palette cannot hold). JPEGs are turned upright according to their EXIF orientation.
 Pillow cannot read or write 16-bit colour PNGs, so those go through pypng.
+
+Every reader checks the image's size from its header before decoding anything: an image over ``max_pixels`` (the
+``max_input_pixels`` setting) is refused in one line, so a decompression bomb or a photo too large for this machine's
+memory costs nothing. Pillow's own bomb check is replaced by this one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from zssr.errors import ZSSRError
+
+Image.MAX_IMAGE_PIXELS = None  # the limit is max_pixels, checked before decoding by every reader (pypng too)
+MAX_PIXELS = 50_000_000  # the default max_input_pixels; docs/design.md: what a run needs per input pixel
 
 
 @dataclass
@@ -39,12 +46,22 @@ class LoadedImage:
         return tuple(self.rgb.shape[-2:])
 
 
-def _png_bit_depth(path: Path) -> int | None:
+def _png_header(path: Path) -> tuple[int, int, int] | None:
+    """A PNG's (width, height, bit depth) from its IHDR chunk; None for any other file."""
     with open(path, "rb") as fh:
         head = fh.read(26)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
         return None
-    return head[24]
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), head[24]
+
+
+def check_pixels(path: Path, width: int, height: int, max_pixels: int | None) -> None:
+    """Refuse an image larger than ``max_pixels`` (None: :data:`MAX_PIXELS`) before it is decoded."""
+    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    if width * height > limit:
+        raise ZSSRError(f"image {path} is {width}x{height} ({width * height / 1e6:.1f} MP), over "
+                        f"max_input_pixels={limit} ({limit / 1e6:.1f} MP); raise max_input_pixels if this machine has "
+                        f"the memory for it")
 
 
 def _from_array(arr: np.ndarray, max_value: float, name: str) -> LoadedImage:
@@ -62,18 +79,23 @@ def _from_array(arr: np.ndarray, max_value: float, name: str) -> LoadedImage:
     return LoadedImage(rgb=rgb, alpha=alpha_t, gray=gray, bits=16 if max_value > 255 else 8, name=name)
 
 
-def load_image(path: str | Path) -> LoadedImage:
-    """Read an image file; raises :class:`ZSSRError` with a one-line reason for anything unusable."""
+def load_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
+    """Read an image file of at most ``max_pixels``; raises :class:`ZSSRError` with a one-line reason for anything
+    unusable."""
     path = Path(path)
     if not path.is_file():
         raise ZSSRError(f"input image not found: {path}")
     try:
-        if _png_bit_depth(path) == 16:
+        header = _png_header(path)
+        if header is not None:
+            check_pixels(path, header[0], header[1], max_pixels)
+        if header is not None and header[2] == 16:
             width, height, rows, info = png.Reader(filename=str(path)).asDirect()
             planes = info["planes"]
             arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(height, width, planes)
             return _from_array(arr, 65535.0, path.stem)
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            check_pixels(path, *im.size, max_pixels)
             im = ImageOps.exif_transpose(im)
             if im.mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -88,7 +110,9 @@ def load_image(path: str | Path) -> LoadedImage:
             return _from_array(np.asarray(im), 255.0, path.stem)
     except ZSSRError:
         raise
-    except (UnidentifiedImageError, OSError, png.Error, ValueError, SyntaxError) as exc:
+    except MemoryError:
+        raise ZSSRError(f"not enough memory to read image {path}") from None
+    except (UnidentifiedImageError, OSError, png.Error, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ZSSRError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}") from None
 
 
@@ -106,12 +130,12 @@ def load_skimage(name: str) -> LoadedImage:
     return _from_array(np.asarray(arr), 255.0, name)
 
 
-def open_input(spec: str | Path) -> LoadedImage:
+def open_input(spec: str | Path, max_pixels: int | None = None) -> LoadedImage:
     """A path, or ``skimage:<name>`` for a bundled sample."""
     spec = str(spec)
     if spec.startswith("skimage:"):
         return load_skimage(spec.split(":", 1)[1])
-    return load_image(spec)
+    return load_image(spec, max_pixels)
 
 
 def to_array(img: torch.Tensor, bits: int) -> np.ndarray:

@@ -108,18 +108,31 @@ def match_gt(gt: LoadedImage, shape: tuple[int, int], scale: tuple[float, float]
     raise ZSSRError(f"ground truth is {gw}x{gh} but the output is {shape[1]}x{shape[0]}")
 
 
+def check_optimizer(cfg: DictConfig) -> None:
+    """Build the configured optimizer once on a dummy parameter, so a value it refuses (a negative learning rate, a
+    beta outside [0, 1)) is one line now rather than a traceback from inside Lightning."""
+    from hydra.utils import instantiate
+
+    try:
+        instantiate(cfg.model.optimizer)(params=[torch.zeros(1, requires_grad=True)])
+    except (ValueError, TypeError) as exc:
+        raise ZSSRError(f"model.optimizer: {exc}") from None
+
+
 def read_inputs(cfg: DictConfig) -> Inputs:
     check_settings(cfg)
     out_dir = Path(cfg.paths.output_dir)
     check_writable(out_dir)
     scale = parse_scale(cfg.scale)
-    image = open_input(cfg.input)
+    check_optimizer(cfg)
+    max_pixels = cfg.get("max_input_pixels")
+    image = open_input(cfg.input, max_pixels)
     check_size(image, scale)
     estimate = str(cfg.kernel) == "estimated"
     given = load_kernel(cfg.kernel) if cfg.kernel and not estimate else None
     true_kernel = load_kernel(cfg.true_kernel) if cfg.get("true_kernel") else None
     out_shape = output_shape(image.size, scale)
-    gt, gt_cropped = match_gt(load_image(cfg.gt), out_shape, scale) if cfg.get("gt") else (None, False)
+    gt, gt_cropped = match_gt(load_image(cfg.gt, max_pixels), out_shape, scale) if cfg.get("gt") else (None, False)
     schedule = gradual_schedule(scale, int(cfg.gradual_levels or 0))
     if (given is not None or estimate) and len(schedule) > 1:
         log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zssr.compute import choose_compute
+from zssr.errors import Diverged
 from zssr.inference import forward_tiled
 from zssr.metrics import psnr
 
@@ -60,7 +61,12 @@ class ZSSRModule(pl.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         rec = self(batch["input"]).float().clamp(0, 1)
-        self.log("val/rec_mse", F.mse_loss(rec, batch["target"]), prog_bar=True, batch_size=1)
+        mse = F.mse_loss(rec, batch["target"])
+        if not torch.isfinite(mse):  # NaN weights never recover: stop now, not after the remaining steps
+            raise Diverged(f"training diverged at step {self.global_step} (reconstruction error {mse.item()}) with "
+                           f"learning rate {self.trainer.optimizers[0].param_groups[0]['lr']:g}; lower "
+                           f"model.optimizer.lr")
+        self.log("val/rec_mse", mse, prog_bar=True, batch_size=1)
 
     def on_validation_epoch_end(self) -> None:
         if self.gt_probe is None or self.trainer.sanity_checking or self.global_step % self.gt_every_n_steps:

@@ -17,6 +17,7 @@ from zssr.job import Job, prepare, read_inputs
 from zssr.metrics import evaluate
 from zssr.resize import imresize
 from zssr.results import RunResult, Scores
+from zssr.signals import deferred
 from zssr.tracking import log_images, run_loggers
 
 if TYPE_CHECKING:
@@ -39,9 +40,10 @@ def run(cfg: DictConfig) -> RunResult:
         job = prepare(cfg, inputs, loggers)
         trainer = make_trainer(cfg, job, loggers)
         outcome = fit_and_super_resolve(cfg, job, trainer)
-        result = write_outputs(cfg, job, outcome, loggers, trainer.global_step)
-        result.total_seconds = round(time.perf_counter() - started, 3)
-        result.write(inputs.out_dir / "result.json")
+        with deferred():  # an interruption never leaves the image without its result.json
+            result = write_outputs(cfg, job, outcome, loggers, trainer.global_step)
+            result.total_seconds = round(time.perf_counter() - started, 3)
+            result.write(inputs.out_dir / "result.json")
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,8 +112,11 @@ class RunResult:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """The project's JSON files (``result.json``, ``summary.json``, ``aggregate.json``): indented, strict."""
-    path.write_text(json.dumps(finite(data), indent=2, allow_nan=False))
+    """The project's JSON files (``result.json``, ``summary.json``, ``aggregate.json``): indented, strict, and
+    replaced whole (through a temporary file), so a reader never sees half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(finite(data), indent=2, allow_nan=False))
+    os.replace(tmp, path)
 
 
 def finite(value: Any) -> Any:

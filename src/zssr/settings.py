@@ -72,6 +72,7 @@ RULES: dict[str, Any] = {
     "gradual_levels": Number(0),
     "trainer.max_steps": Number(1),
     "model.optimizer.lr": Number(0, integer=False, open_low=True),
+    "max_input_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
     "data.crop_size": Number(8),
     "data.noise_std": Number(0, integer=False),
