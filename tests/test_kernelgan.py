@@ -203,7 +203,8 @@ def test_estimate_only_writes_the_kernel_and_its_score(tmp_path, blurred_photo, 
     assert capsys.readouterr().out.strip().endswith("blurred_kernel_estimated.mat")
 
 
-@pytest.mark.parametrize("scale, side", [("4", 37), ("2.5", None)])  # x4: 3n - 2 - 2 (n // 2) for n = 19
+# x4: 3n - 2 - 2 (n // 2) for n = 19
+@pytest.mark.parametrize("scale, side", [("4", 37), pytest.param("2.5", None, marks=pytest.mark.slow)])
 def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side):
     photo = open_input("skimage:astronaut")
     save_image(tmp_path / "astronaut.png", photo.rgb[:, :192, 160:352], photo)  # the face: texture for the GAN

@@ -35,17 +35,6 @@ def test_wandb_offline_run_dir_and_media(tmp_path, monkeypatch, small_photo):
     assert len(media) == 3  # LR, bicubic and ZSSR panels
 
 
-def test_unreachable_wandb_does_not_kill_the_run(tmp_path, monkeypatch, recwarn, small_photo):
-    monkeypatch.setenv("WANDB_MODE", "online")
-    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
-    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("WANDB_INIT_TIMEOUT", "5")
-    result = wandb_run(tmp_path, small_photo, steps=10)
-    # W&B was really tried: it either gave up with our warning or kept a local run
-    assert any("logger 'wandb' unavailable" in str(w.message) for w in recwarn) or (tmp_path / "wandb").is_dir()
-    assert (tmp_path / "small_zssr.png").is_file() and result["iterations"] == 10
-
-
 def test_psnr_against_ground_truth_is_logged_during_training(tmp_path):
     from zssr.imageio import open_input, save_image
     from zssr.resize import imresize

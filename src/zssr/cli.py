@@ -143,8 +143,9 @@ def one_line(exc: BaseException) -> str:
             break
     if isinstance(exc, OverrideParseException):
         text = f"cannot parse the override '{exc.override}': {text}"
-    if isinstance(exc, OSError) and exc.filename:
-        text = f"cannot write {exc.filename}: {exc.strerror or exc}"
+    # Hydra writing the run dir's .hydra/ and log (a full disk, a quota); a missing config is Hydra's OSError too
+    if isinstance(exc, OSError) and not isinstance(exc, HydraException):
+        text = f"cannot write {exc.filename or 'the run dir'}: {exc.strerror or exc}"
     cause = exc.__cause__
     if cause is not None and str(cause).strip():
         text += f" ({str(cause).strip().splitlines()[0]})"

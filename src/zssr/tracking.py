@@ -4,6 +4,7 @@ warning."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
 
 
 def _warn(what: str, exc: Exception) -> None:
@@ -28,7 +31,9 @@ def make_loggers(cfg: DictConfig) -> list:
         try:
             logger = instantiate(conf)
             if "wandb" in conf._target_.lower():
-                _ = logger.experiment  # start the run now, so an unreachable server is found before training
+                url = logger.experiment.url  # start the run now, so an unreachable server is found before training
+                if url:
+                    log.info("W&B run: %s", url)
             loggers.append(logger)
         except Exception as exc:
             _warn(f"logger '{name}' unavailable", exc)
@@ -108,8 +113,10 @@ class Dashboard:
         try:
             import wandb
 
+            settings = instantiate(conf.settings) if conf.get("settings") else None  # the init timeout
             self.run = wandb.init(project=conf.get("project", "zssr"), group=sweep_group(conf.get("group") or name),
                                   name=name, dir=str(out_dir), tags=list(conf.get("tags") or []), reinit="create_new",
+                                  settings=settings,
                                   config=OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
         except Exception as exc:
             self._fail("W&B: could not start", exc)
