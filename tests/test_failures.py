@@ -224,17 +224,18 @@ def test_an_unreachable_wandb_server_costs_seconds(tmp_path, small_photo):
 @pytest.mark.slow
 def test_a_preempted_submitit_job_is_requeued_and_resumes(tmp_path):
     sweep = tmp_path / "sweep"
-    # submitit_local warns a job signal_delay_s before its timeout (USR2), as Slurm does before pre-empting: here 15 s
-    # into each attempt, before three images are done
+    # submitit_local warns a job 30 s before its timeout (USR2), as Slurm does before pre-empting: here 30 s into each
+    # attempt, before the four images are done
+    images = ("astronaut", "camera", "chelsea", "coffee")
     proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "-m", "hydra/launcher=submitit_local",
-                           "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=45",
-                           "dataset.samples=[chelsea,coffee,camera]", "trainer.max_steps=20", "data.crop_size=32",
+                           "hydra.launcher.timeout_min=1", f"dataset.samples=[{','.join(images)}]",
+                           "trainer.max_steps=150", "data.crop_size=64",
                            "inference.rotations=false", "inference.flips=false", "threads=2",
                            f"hydra.sweep.dir={sweep}"], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     logs = "".join(p.read_text() for p in sweep.rglob("*_log.*"))
-    assert "requeu" in logs.lower(), logs[-3000:]
+    assert "Requeued job" in logs and "images already done" in logs, logs[-3000:]  # requeued, then resumed
     assert sorted((r["image"], r["method"]) for r in rows(sweep / "0")) == sorted(
-        (i, m) for i in ("camera", "chelsea", "coffee") for m in ("bicubic", "zssr"))
-    assert json.loads((sweep / "0" / "summary.json").read_text())["n_images"] == 3
+        (i, m) for i in images for m in ("bicubic", "zssr"))
+    assert json.loads((sweep / "0" / "summary.json").read_text())["n_images"] == 4
