@@ -18,7 +18,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 from zssr.data import Father
 from zssr.errors import Diverged
 from zssr.imageio import save_image
-from zssr.inference import super_resolve
+from zssr.inference import super_resolve_regions
 from zssr.job import Job
 from zssr.metrics import psnr, shave_for
 from zssr.resize import downscale, imresize
@@ -77,12 +77,13 @@ def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: 
     final = step == len(inputs.schedule) - 1
     module.eval()
     module.net.to(memory_format=inputs.compute.inference_memory_format)  # the next fit sets the training format again
-    sr = super_resolve(module.net, inputs.image.rgb, inputs.schedule[step], job.kernel if final else None,
-                       job.back_projection_iters[step], rotations=plan.ensemble_rotations,
-                       flips=plan.ensemble_flips, tile=int(cfg.inference.tile),
-                       autocast_dtype=inputs.compute.autocast_dtype,
-                       memory_format=inputs.compute.inference_memory_format,
-                       batch_variants=batch_variants(cfg, module.device)).cpu()
+    sr = super_resolve_regions(module.net, inputs.image.rgb, inputs.schedule[step], cfg.inference.get("region"),
+                               kernel=job.kernel if final else None,
+                               back_projection_iters=job.back_projection_iters[step],
+                               rotations=plan.ensemble_rotations, flips=plan.ensemble_flips,
+                               tile=int(cfg.inference.tile), autocast_dtype=inputs.compute.autocast_dtype,
+                               memory_format=inputs.compute.inference_memory_format,
+                               batch_variants=batch_variants(cfg, module.device)).cpu()
     module.train()
     return sr
 

@@ -81,6 +81,7 @@ RULES: dict[str, Any] = {
     "data.rotations": AUTO_OR_BOOL,
     "data.flips": AUTO_OR_BOOL,
     "inference.tile": Number(16),
+    "inference.region": Number(32, optional=True),
     "inference.back_projection_iters": Numbers(Number(0)),
     "inference.batch_variants": AUTO_OR_BOOL,
     "inference.rotations": AUTO_OR_BOOL,
