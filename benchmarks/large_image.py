@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from zssr.api import compose_config
+from zssr.compute import cpu_flags
 from zssr.pipeline import train
 
 
@@ -42,7 +43,8 @@ def main() -> None:
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     row = {"size": args.size, "output_size": result["output_size"], "train_seconds": result["train_seconds"],
            "inference_seconds": result["inference_seconds"], "peak_rss_gib": round(peak_gib, 2),
-           "precision": result["precision"], "steps": args.steps}
+           "precision": result["precision"], "steps": args.steps, "overrides": args.overrides,
+           "cpu_flags": cpu_flags()}
     print(f"{'input':>10s} {'output':>12s} {'train s':>8s} {'infer s':>8s} {'peak GiB':>9s}")
     print(f"{args.size:>10d} {'x'.join(map(str, row['output_size'])):>12s} {row['train_seconds']:8.1f} "
           f"{row['inference_seconds']:8.1f} {peak_gib:9.2f}")

@@ -1,8 +1,14 @@
 import pytest
 import torch
 
-from zssr.inference import (back_project, ensemble_transforms, forward_tiled, median, super_resolve,
-                            super_resolve_regions)
+from zssr.inference import (
+    back_project,
+    ensemble_transforms,
+    forward_tiled,
+    median,
+    super_resolve,
+    super_resolve_regions,
+)
 from zssr.net import ZSSRNet
 from zssr.resize import downscale, imresize
 

@@ -68,7 +68,7 @@ INTERRUPTED = {  # what an interruption leaves, per task
     "zssr.pipeline": "training stopped, no result written",
     "zssr.evaluation": "finished images are kept in metrics.csv; rerun the same command with the same "
                        "hydra.run.dir to resume",
-    "zssr.estimate": "estimation stopped, no kernel written",
+    "zssr.estimate": "estimation stopped",
 }
 
 

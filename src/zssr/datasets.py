@@ -48,6 +48,8 @@ def check_images(refs: list[ImageRef], max_pixels: int | None, on_bad_image: str
     ``on_bad_image``: ``fail`` (one error listing every unusable image) or ``skip`` (go on without them). Returns the
     usable refs and ``{name: reason}`` for those skipped.
     """
+    if on_bad_image not in ("fail", "skip"):
+        raise ZSSRError(f"dataset.on_bad_image must be one of fail, skip, got {on_bad_image!r}")
     bad = {}
     for ref in refs:
         try:
