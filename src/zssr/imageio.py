@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from zssr.errors import ZSSRError
 
 Image.MAX_IMAGE_PIXELS = None  # the limit is max_pixels, checked before decoding by every reader (pypng too)
-MAX_PIXELS = 50_000_000  # the default max_input_pixels; docs/design.md: what a run needs per input pixel
+MAX_PIXELS = 50_000_000  # the default max_input_pixels (conf/train.yaml); docs/results.md: memory per input pixel
 
 
 @dataclass
@@ -112,7 +112,7 @@ def load_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
         raise
     except MemoryError:
         raise ZSSRError(f"not enough memory to read image {path}") from None
-    except (UnidentifiedImageError, OSError, png.Error, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, png.Error, ValueError, SyntaxError) as exc:
         raise ZSSRError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}") from None
 
 
