@@ -21,7 +21,8 @@ from zssr.results import write_json
 
 # where and how a job runs, never what it computes
 IGNORED = ("paths.", "hydra.", "logger.", "callbacks.", "threads", "task_name", "dataset.shard", "dataset.download",
-           "dataset.root", "dataset.on_bad_image", "trainer.enable_progress_bar", "trainer.enable_model_summary")
+           "dataset.root", "dataset.on_bad_image", "max_input_pixels", "trainer.enable_progress_bar",
+           "trainer.enable_model_summary")
 LABELS = ("dataset", "degradation", "kernel", "scale")  # metrics.csv's label columns
 
 
