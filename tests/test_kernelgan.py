@@ -139,6 +139,7 @@ def test_sharpness_over_passband_is_the_same_photo_whatever_the_kernel():
     assert max(natives) < 1.3 * min(natives), natives
 
 
+@pytest.mark.slow  # the rejection end to end: test_train_records_a_rejected_estimate_and_uses_bicubic
 def test_an_estimate_too_wide_for_a_sharp_image_is_rejected():
     """A bicubic-downscaled photo is sharper than the GAN's (too wide) estimate can explain: bicubic it is."""
     hr = open_input("skimage:astronaut").rgb[:, :384, :384]

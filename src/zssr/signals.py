@@ -4,7 +4,8 @@ A scheduler stops a job with SIGTERM (Slurm, Kubernetes, ``timeout``), a user wi
 ``--signal`` warns with SIGUSR1 or SIGUSR2 before pre-empting. :func:`interruptible` turns each of them into an
 :class:`Interrupted` exception (raised wherever the main thread is, Lightning's training loop included), which the
 command line reports as ``error: interrupted by SIGTERM ...`` and exit code 128 + the signal's number, as a shell
-does. A handler someone else installed first (the submitit launcher's requeue handler) is left in place.
+does. A handler someone else installed first (the submitit launcher's requeue handler), or a signal the process was
+started with ignored (SIGINT in a shell's background job), is left as it is.
 
 :func:`deferred` holds a signal back while a result is being committed (the image and its ``result.json``, a row of
 ``metrics.csv``), so an interruption never leaves half a result: it is raised as soon as the commit is done.
