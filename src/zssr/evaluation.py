@@ -99,8 +99,7 @@ def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degrade
             row = _bicubic_row(lr, gt, scale, image, like, bicubic_path)
         else:
             row, zssr_path = _zssr_row(cfg, lr_path, gt_path, kernel_path, image_dir)
-        row.update({"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
-                    "scale": scale_label(scale), "image": ref.name, "method": method})
+        row.update({**labels(cfg, scale), "image": ref.name, "method": method})
         rows.append(row)
     crops = None
     if zssr_path is not None and gt_path is not None:
@@ -148,8 +147,10 @@ def check(cfg: DictConfig) -> tuple[float, float]:
     return scale
 
 
-def scale_label(scale: tuple[float, float]) -> str:
-    return f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}"
+def labels(cfg: DictConfig, scale: tuple[float, float]) -> dict[str, str]:
+    """What every row of ``metrics.csv`` says it is a result of (also recorded in ``run.json``)."""
+    return {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
+            "scale": f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}"}
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -162,9 +163,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = MetricsFile(out_dir / "metrics.csv")
-    labels = {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
-              "scale": scale_label(scale), "methods": list(cfg.methods)}
-    claim(out_dir, cfg, labels, table.rows)
+    claim(out_dir, cfg, {**labels(cfg, scale), "methods": list(cfg.methods)}, table)
     todo = [r for r in refs if not table.done(r.name, list(cfg.methods))]
     if len(todo) < len(refs):
         log.info("resuming: %d of %d images already done", len(refs) - len(todo), len(refs))

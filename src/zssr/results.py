@@ -111,12 +111,21 @@ class RunResult:
         return cls.from_dict(json.loads(path.read_text()))
 
 
+def replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file (per process) and ``os.replace``, so a reader, or a job
+    killed mid-write, never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
 def write_json(path: Path, data: Any) -> None:
     """The project's JSON files (``result.json``, ``summary.json``, ``aggregate.json``): indented, strict, and
-    replaced whole (through a temporary file), so a reader never sees half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(finite(data), indent=2, allow_nan=False))
-    os.replace(tmp, path)
+    replaced whole (:func:`replace_file`)."""
+    replace_file(path, json.dumps(finite(data), indent=2, allow_nan=False))
 
 
 def finite(value: Any) -> Any:

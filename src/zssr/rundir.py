@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
 from zssr.errors import ZSSRError
 from zssr.results import write_json
+from zssr.table import MetricsFile
 
 # where and how a job runs, never what it computes
 IGNORED = ("paths.", "hydra.", "logger.", "callbacks.", "threads", "task_name", "dataset.shard", "dataset.download",
@@ -49,8 +49,9 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(changed[:4]) + more
 
 
-def claim(out_dir: Path, cfg: DictConfig, labels: dict[str, str], rows: list[dict[str, str]]) -> None:
-    """Record this evaluation's identity in ``out_dir/run.json``, or check it against the one there.
+def claim(out_dir: Path, cfg: DictConfig, labels: dict[str, Any], table: MetricsFile) -> None:
+    """Record this evaluation's identity in ``out_dir/run.json``, or check it against the one there, under the run
+    dir's lock (``metrics.csv``'s).
 
     A dir with a different identity (or, from before ``run.json`` existed, rows with other labels) is refused with
     one line saying how to start a new one.
@@ -58,7 +59,7 @@ def claim(out_dir: Path, cfg: DictConfig, labels: dict[str, str], rows: list[dic
     path = out_dir / "run.json"
     mine = identity(cfg)
     hint = "resume only with the same settings, or start a new run dir (leave out hydra.run.dir, or give a new one)"
-    with FileLock(str(path) + ".lock"):
+    with table.locked() as rows:
         if path.is_file():
             try:
                 theirs = json.loads(path.read_text())

@@ -7,7 +7,7 @@ under a file lock and merges this job's rows into what is on disk, so no job eve
 from __future__ import annotations
 
 import csv
-import os
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +17,7 @@ import numpy as np
 from filelock import FileLock
 
 from zssr.errors import ZSSRError
+from zssr.results import replace_file
 
 COLUMNS = ["dataset", "degradation", "kernel", "scale", "image", "method", "psnr", "ssim", "psnr_rgb", "seconds",
            "iterations", "kernel_error", "estimation_seconds"]
@@ -24,8 +25,8 @@ NUMBERS = COLUMNS[6:]
 
 
 class MetricsFile:
-    """``metrics.csv``: read on opening; :meth:`add` rewrites it whole through a temporary file and ``os.replace``
-    (never half written), under a lock, merged with the rows other jobs wrote meanwhile."""
+    """``metrics.csv``: read on opening; :meth:`add` rewrites it whole (never half written), under the run dir's
+    lock, merged with the rows other jobs wrote meanwhile."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -66,14 +67,11 @@ class MetricsFile:
         keys = {(r["image"], r["method"]) for r in new}
         with self.lock:
             self.rows = [r for r in self._read() if (r["image"], r["method"]) not in keys] + new
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            with open(tmp, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-                writer.writeheader()
-                writer.writerows(self.rows)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows)
+            replace_file(self.path, text.getvalue())
 
 
 def _is_number(text: str) -> bool:
