@@ -74,3 +74,10 @@ def test_bad_files_give_one_clear_error(tmp_path):
 def test_bundled_sample_needs_no_download():
     img = open_input("skimage:chelsea")
     assert img.rgb.shape == (3, 300, 451) and img.name == "chelsea"
+
+
+def test_a_folder_or_a_missing_file_is_named_as_such(tmp_path):
+    with pytest.raises(ZSSRError, match="is a folder, not an image"):
+        load_image(tmp_path)
+    with pytest.raises(ZSSRError, match="input image not found"):
+        load_image(tmp_path / "nope.png")

@@ -83,6 +83,8 @@ def load_image(path: str | Path, max_pixels: int | None = None) -> LoadedImage:
     """Read an image file of at most ``max_pixels``; raises :class:`ZSSRError` with a one-line reason for anything
     unusable."""
     path = Path(path)
+    if path.is_dir():
+        raise ZSSRError(f"{path} is a folder, not an image (a folder of images: evaluate.py dataset=folder)")
     if not path.is_file():
         raise ZSSRError(f"input image not found: {path}")
     try:
