@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from zssr.data import FatherPool, FatherSonCrops, FatherSonDataModule, dihedral, dihedral_inverse
+from zssr.data import FatherPool, FatherSonCrops, FatherSonDataModule, dihedral, dihedral_inverse, warp_crop
 from zssr.resize import downscale, imresize
 
 
@@ -97,3 +97,55 @@ def test_reconstruction_test_is_capped_to_a_centre_crop(bsd_lr):
     # a cap larger than the image changes nothing
     whole = next(iter(FatherSonDataModule(bsd_lr, (2, 2), crop_size=32, test_max_side=512).val_dataloader()))
     assert torch.equal(whole["target"][0], bsd_lr)
+
+
+def test_warp_by_the_identity_or_a_quarter_turn_is_exact():
+    image = torch.rand(3, 24, 24)
+    gen = torch.Generator().manual_seed(0)
+    same = warp_crop(image, torch.eye(2, dtype=torch.float64), (24, 24), gen)
+    assert torch.allclose(same, image, atol=1e-5)
+    quarter = torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)  # x' = y, y' = -x
+    turned = warp_crop(image, quarter, (24, 24), gen)
+    assert any(torch.allclose(turned, dihedral(image, k), atol=1e-5) for k in range(8))
+    # a crop that fits lies inside the image (at a sub-pixel offset): on a ramp, bicubic sampling inside the image
+    # gives the ramp exactly, where a mirrored border would fold it
+    y, x = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
+    ramp = ((x + 2 * y) / 80).expand(3, 24, 24)
+    for _ in range(20):
+        window = warp_crop(ramp, torch.eye(2, dtype=torch.float64), (10, 10), gen)
+        assert torch.allclose(window - window[:, :1, :1], ramp[:, :10, :10] - ramp[:, :1, :1], atol=1e-5)
+
+
+def test_warp_by_half_scale_matches_downscaling():
+    y, x = torch.meshgrid(torch.linspace(0, 1, 96), torch.linspace(0, 1, 96), indexing="ij")
+    smooth = torch.stack([x, y, (x * y)]) * 0.8 + 0.1
+    half = warp_crop(smooth, 0.5 * torch.eye(2, dtype=torch.float64), (48, 48), torch.Generator())
+    assert torch.allclose(half, imresize(smooth, 0.5), atol=0.02)
+
+
+def test_affine_mix_draws_plain_turned_and_warped_crops(bsd_lr):
+    image = bsd_lr[:, 100:140, 60:96].contiguous()
+
+    def crops(**affine):
+        data = FatherSonDataModule(image, (2, 2), crop_size=16, augment="affine", affine=affine, seed=5)
+        gen = torch.Generator().manual_seed(5)
+        return [data.train_set.father_crop(gen) for _ in range(8)]
+
+    def windows(turns):  # every 16x16 window of the image, under each of the given dihedral transforms
+        return torch.cat([dihedral(image.unfold(1, 16, 1).unfold(2, 16, 1), k).flatten(3).permute(1, 2, 0, 3)
+                          .reshape(-1, 3 * 256) for k in turns])
+
+    def found(crop, table):
+        return bool(((table - crop.flatten()).abs().amax(1) < 1e-6).any())
+
+    plain, turned = windows([0]), windows(range(8))
+    assert all(found(t, plain) for t in crops(as_is=1.0, no_interp=0.0))
+    no_interp = crops(as_is=0.0, no_interp=1.0)
+    assert all(found(t, turned) for t in no_interp) and not all(found(t, plain) for t in no_interp)
+    warped = crops(as_is=0.0, no_interp=0.0)
+    assert not any(found(t, turned) for t in warped)
+    assert all(t.shape == (3, 16, 16) and 0 <= t.min() and t.max() <= 1 for t in warped)
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        FatherSonDataModule(bsd_lr, (2, 2), augment="warp")
+    with pytest.raises(ValueError, match="probabilities"):
+        FatherSonDataModule(bsd_lr, (2, 2), augment="affine", affine={"as_is": 0.6, "no_interp": 0.6})

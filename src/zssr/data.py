@@ -3,15 +3,21 @@
 Data flow for one training example: pick a father from the :class:`FatherPool` (probability growing with its size) ->
 random crop (``crop_size``, smaller for small fathers) -> random rotation/flip -> son = downscale(father crop, scale,
 kernel) (+ Gaussian noise) -> network input = bicubic upsample of the son to the crop's size; target = the crop.
+
+With ``augment="affine"`` (:class:`Affine`, the 2018 code's mix) the father crop is instead, per example, an exact crop
+of a source image (the input or an earlier output) with one of the 8 rotations/flips, or a bicubic warp of it: random
+scale, x/y scale difference, shear and free rotation.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from zssr.resize import _pair, downscale, imresize
@@ -72,6 +78,10 @@ class FatherPool:
     def __len__(self) -> int:
         return len(self.fathers)
 
+    def source_for(self, s: float) -> Father:
+        """The smallest father whose scale is at least ``s`` (the largest when none is)."""
+        return next((f for f in self.fathers if f.scale >= s - 1e-12), self.fathers[-1])
+
     def sample(self, gen: torch.Generator) -> torch.Tensor:
         if self.rule == "size":
             i = int(torch.multinomial(self.weights, 1, generator=gen))
@@ -82,13 +92,90 @@ class FatherPool:
         return self.fathers[i].image
 
 
+@dataclass(frozen=True)
+class Affine:
+    """The 2018 code's augmentation mix: with probability ``as_is`` a plain crop, with ``no_interp`` a crop turned by
+    one of the 8 rotations/flips, otherwise a bicubic warp. The warp's scale is ``s / source scale`` with
+    ``s ~ U(min_scale, largest source scale)`` (the source: the smallest image of at least ``s``), the x and y scales
+    differ by ``N(0, scale_diff_sigma)``, shear ``N(0, shear_sigma)`` per axis, a free rotation and a mirror image.
+
+    Unlike the 2018 code, which fills what falls outside the image with zeros (about half of its warped crops), the
+    crop is placed inside the warped image wherever it fits, and ``border`` fills the rest (``reflection`` or
+    ``zeros``).
+    """
+
+    as_is: float = 0.05
+    no_interp: float = 0.45
+    min_scale: float = 0.5
+    scale_diff_sigma: float = 0.25
+    shear_sigma: float = 0.1
+    border: str = "reflection"
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.as_is and 0 <= self.no_interp and self.as_is + self.no_interp <= 1):
+            raise ValueError("affine as_is and no_interp must be probabilities with a sum <= 1")
+        if self.border not in ("reflection", "zeros"):
+            raise ValueError(f"affine border must be reflection or zeros, got {self.border!r}")
+
+
+def _uniform(gen: torch.Generator, low: float = 0.0, high: float = 1.0) -> float:
+    return low + (high - low) * float(torch.rand((), generator=gen, dtype=torch.float64))
+
+
+def _normal(gen: torch.Generator, std: float) -> float:
+    return std * float(torch.randn((), generator=gen, dtype=torch.float64))
+
+
+def affine_matrix(gen: torch.Generator, scale: float, aug: Affine, rotations: bool, flips: bool) -> torch.Tensor:
+    """A random 2x2 map from source to crop pixels: (mirror) scale with x/y difference, then rotation, then shear."""
+    diff = _normal(gen, aug.scale_diff_sigma)
+    sx, sy = max(scale + diff / 2, 0.05 * scale), max(scale - diff / 2, 0.05 * scale)
+    if flips and torch.rand((), generator=gen) < 0.5:
+        sx = -sx
+    theta = _uniform(gen, 0, 2 * math.pi) if rotations else 0.0
+    c, s = math.cos(theta), math.sin(theta)
+    shear = torch.tensor([[1.0, _normal(gen, aug.shear_sigma)], [_normal(gen, aug.shear_sigma), 1.0]],
+                         dtype=torch.float64)
+    rotation = torch.tensor([[c, s], [-s, c]], dtype=torch.float64)
+    return shear @ rotation @ torch.diag(torch.tensor([sx, sy], dtype=torch.float64))
+
+
+def warp_crop(image: torch.Tensor, matrix: torch.Tensor, out_hw: tuple[int, int], gen: torch.Generator,
+              border: str = "reflection") -> torch.Tensor:
+    """An ``out_hw`` crop of ``image`` (C, H, W) warped by ``matrix`` (source -> crop pixels), bicubic.
+
+    The crop's footprint in the source is placed at random where it lies wholly inside the image (bicubic taps
+    included); along an axis where it cannot fit, it covers the image at a random offset and ``border`` fills the rest.
+    """
+    h, w = image.shape[-2:]
+    oh, ow = out_hw
+    inv = torch.linalg.inv(matrix)
+    # half-extent of the footprint of the crop (pixel centres) in source pixels, per axis
+    half = inv.abs() @ torch.tensor([(ow - 1) / 2, (oh - 1) / 2], dtype=torch.float64)
+    centre = []
+    for extent, size in zip(half.tolist(), (w, h), strict=True):
+        lo, hi = extent + 1, size - 2 - extent  # a pixel to spare: bicubic reads one beyond the sample's neighbours
+        if lo > hi:  # too wide: any offset where the footprint still covers the whole image
+            lo, hi = sorted((extent, size - 1 - extent))
+        centre.append(_uniform(gen, lo, hi))
+    ys, xs = torch.meshgrid(torch.arange(oh, dtype=torch.float64) - (oh - 1) / 2,
+                            torch.arange(ow, dtype=torch.float64) - (ow - 1) / 2, indexing="ij")
+    src = torch.stack([xs, ys], -1) @ inv.T + torch.tensor(centre, dtype=torch.float64)
+    grid = 2 * src / torch.tensor([max(w - 1, 1), max(h - 1, 1)], dtype=torch.float64) - 1
+    out = F.grid_sample(image[None], grid[None].to(image.dtype), mode="bicubic", padding_mode=border,
+                        align_corners=True)
+    return out[0].clamp(0, 1)
+
+
 class FatherSonCrops(IterableDataset):
     """An endless stream of ``{"input": up(son), "target": father crop}`` pairs, each ``(3, h, w)`` in [0, 1]."""
 
     def __init__(self, pool: FatherPool, scale: Sequence[float], kernel: torch.Tensor | None = None,
                  crop_size: int = 128, noise_std: float = 0.0, rotations: bool = True, flips: bool = True,
-                 seed: int = 0) -> None:
+                 seed: int = 0, affine: Affine | None = None) -> None:
         super().__init__()
+        self.affine = affine
+        self.rotations, self.flips = rotations, flips
         self.pool = pool
         self.scale = _pair(scale)
         self.kernel = kernel
@@ -97,15 +184,32 @@ class FatherSonCrops(IterableDataset):
         self.transforms = dihedral_indices(rotations, flips)
         self.seed = seed
 
-    def make_pair(self, gen: torch.Generator) -> dict[str, torch.Tensor]:
-        father = self.pool.sample(gen)
+    def father_crop(self, gen: torch.Generator) -> torch.Tensor:
+        transforms = self.transforms
+        if self.affine is None:
+            father = self.pool.sample(gen)
+        else:
+            mode = _uniform(gen)
+            top_scale = self.pool.fathers[-1].scale
+            s = 1.0 if mode < self.affine.as_is else _uniform(gen, self.affine.min_scale, top_scale)
+            source = self.pool.source_for(s)
+            father = source.image
+            if mode >= self.affine.as_is + self.affine.no_interp:
+                matrix = affine_matrix(gen, s / source.scale, self.affine, self.rotations, self.flips)
+                out_hw = min(self.crop_size, father.shape[-2]), min(self.crop_size, father.shape[-1])
+                return warp_crop(father, matrix, out_hw, gen, self.affine.border)
+            if mode < self.affine.as_is:
+                transforms = [0]
         h, w = father.shape[-2:]
         ch, cw = min(self.crop_size, h), min(self.crop_size, w)
         top = int(torch.randint(0, h - ch + 1, (), generator=gen))
         left = int(torch.randint(0, w - cw + 1, (), generator=gen))
         crop = father[:, top:top + ch, left:left + cw]
-        k = self.transforms[int(torch.randint(0, len(self.transforms), (), generator=gen))]
-        crop = dihedral(crop, k)
+        k = transforms[int(torch.randint(0, len(transforms), (), generator=gen))]
+        return dihedral(crop, k)
+
+    def make_pair(self, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        crop = self.father_crop(gen)
         son = downscale(crop, self.scale, self.kernel)
         if self.noise_std > 0:
             son = son + self.noise_std * torch.randn(son.shape, generator=gen)
@@ -147,18 +251,23 @@ class FatherSonDataModule(pl.LightningDataModule):
 
     Runtime arguments (given by the pipeline): ``image`` (3, H, W) in [0, 1], ``scale`` (sh, sw) of this step,
     ``kernel`` (or None for bicubic), ``extra_fathers`` (earlier outputs), ``seed``.
-    Config arguments: crop size, noise, augmentation switches, the father pool's shape and the size cap of the
-    reconstruction test.
+    Config arguments: crop size, noise, augmentation switches, the father pool's shape, the augmentation
+    (``augment``: ``dihedral`` or ``affine``, with ``affine``'s settings) and the size cap of the reconstruction test.
     """
 
     def __init__(self, image: torch.Tensor, scale: Sequence[float], kernel: torch.Tensor | None = None,
                  extra_fathers: Sequence[Father] = (), seed: int = 0, crop_size: int = 128, noise_std: float = 0.0,
                  rotations: bool = True, flips: bool = True, min_scale: float = 0.5, n_copies: int = 10,
-                 father_rule: str = "size", test_max_side: int | None = None, pin_memory: bool = False) -> None:
+                 father_rule: str = "size", test_max_side: int | None = None, augment: str = "dihedral",
+                 affine: dict | None = None, pin_memory: bool = False) -> None:
         super().__init__()
-        self.pool = FatherPool(image, scale, min_scale=min_scale, n_copies=n_copies, extra=extra_fathers,
-                               rule=father_rule)
-        self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed)
+        if augment not in ("dihedral", "affine"):
+            raise ValueError(f"unknown augmentation '{augment}' (dihedral or affine)")
+        warp = Affine(min_scale=min_scale, **(affine or {})) if augment == "affine" else None
+        # the affine mix scales its crops itself: its fathers are the sources only (the input, earlier outputs)
+        self.pool = FatherPool(image, scale, min_scale=min_scale, n_copies=0 if warp else n_copies,
+                               extra=extra_fathers, rule=father_rule)
+        self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed, warp)
         self.val_set = ReconstructionSet(image, scale, kernel, test_max_side)
         self.pin_memory = pin_memory
 
