@@ -3,9 +3,19 @@ import pytest
 import scipy.ndimage
 import torch
 
-from zssr.degradations import UNKNOWN_CHOICES, degrade, delta_kernel, gaussian_kernel, image_seed
+from zssr.degradations import (
+    UNKNOWN_CHOICES,
+    degrade,
+    delta_kernel,
+    disk_kernel,
+    gaussian_kernel,
+    image_seed,
+    motion_defocus_kernel,
+    motion_kernel,
+)
 from zssr.errors import ZSSRError
-from zssr.resize import imresize
+from zssr.kernels import kernel_centre
+from zssr.resize import imresize, kernel_downscale
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +47,38 @@ def test_random_kernels_follow_table2_and_are_seeded():
     assert np.array_equal(gaussian_kernel(2, np.random.default_rng(5)), gaussian_kernel(2, np.random.default_rng(5)))
     assert image_seed(1, "bsd100", "3096", "random_kernel") == image_seed(1, "bsd100", "3096", "random_kernel")
     assert image_seed(1, "bsd100", "3096", "random_kernel") != image_seed(1, "bsd100", "8023", "random_kernel")
+
+
+def second_moments(k: np.ndarray) -> np.ndarray:
+    """Eigenvalues (ascending) of the kernel's covariance, in HR pixels squared."""
+    cy, cx = scipy.ndimage.center_of_mass(k)
+    yy, xx = np.mgrid[0 : k.shape[0], 0 : k.shape[1]] - np.array([cy, cx])[:, None, None]
+    cov = [[(k * yy * yy).sum(), (k * yy * xx).sum()], [(k * yy * xx).sum(), (k * xx * xx).sum()]]
+    return np.linalg.eigvalsh(cov)
+
+
+def test_motion_and_defocus_kernels(hr):
+    # a disk's variance is r^2 / 4 along every axis (+ 1/12 from the pixels' area); a straight path's is L^2 / 12
+    # along it and little across
+    assert second_moments(disk_kernel(3.0, 15, 7.0)) == pytest.approx([2.25 + 1 / 12] * 2, rel=0.01)
+    straight = motion_kernel(6.0, np.random.default_rng(0), 15, 7.0)
+    assert second_moments(straight)[1] > 1.5 and second_moments(straight)[0] < 0.4 * second_moments(straight)[1]
+    kinds = {"motion": 0, "disk": 0}
+    for seed in range(40):
+        k = motion_defocus_kernel(2, np.random.default_rng(seed))
+        assert k.shape == (17, 17) and k.min() >= 0 and k.sum() == pytest.approx(1.0)
+        assert scipy.ndimage.center_of_mass(k) == pytest.approx((kernel_centre(17, 2),) * 2, abs=1e-3)
+        assert k[[0, -1]].sum() + k[:, [0, -1]].sum() < 1e-6  # nothing cut off at the edges
+        low, high = second_moments(k)
+        kinds["disk" if high < 1.2 * low else "motion"] += 1
+        assert high >= 0.25 - 1e-6  # the optics' Gaussian at least (sigma s/4)
+    assert min(kinds.values()) >= 10
+    assert np.array_equal(motion_defocus_kernel(4, np.random.default_rng(3)),
+                          motion_defocus_kernel(4, np.random.default_rng(3)))
+    d = degrade(hr, 2, "motion_defocus", seed=11)
+    assert d.kind == "motion_defocus" and d.lr.shape == (3, 60, 50) and is_8bit(d.lr)
+    expected = kernel_downscale(d.hr.double(), torch.as_tensor(d.kernel), 2)
+    assert torch.allclose(d.lr.double(), expected, atol=0.5 / 255 + 1e-6)
 
 
 def test_aliasing_is_plain_subsampling(hr):

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.ndimage
 import torch
 from PIL import Image
 from skimage.util import random_noise
@@ -20,7 +21,7 @@ from zssr.errors import ZSSRError
 from zssr.kernels import kernel_centre
 from zssr.resize import imresize, kernel_downscale
 
-NAMES = ("bicubic", "random_kernel", "aliasing", "gaussian_noise", "speckle", "jpeg", "unknown")
+NAMES = ("bicubic", "random_kernel", "motion_defocus", "aliasing", "gaussian_noise", "speckle", "jpeg", "unknown")
 UNKNOWN_CHOICES = ("gaussian_noise", "speckle", "jpeg")  # paper Table 3
 
 
@@ -63,6 +64,50 @@ def gaussian_kernel(scale: int, rng: np.random.Generator, size: int | None = Non
     return k / k.sum()
 
 
+def disk_kernel(radius: float, size: int, centre: float, supersample: int = 8) -> np.ndarray:
+    """A defocus blur: the uniform disk of ``radius`` HR pixels centred at ``(centre, centre)``, each kernel pixel
+    weighted by the disk's share of its area (``supersample``^2 points per pixel)."""
+    offsets = (np.arange(supersample) + 0.5) / supersample - 0.5
+    fine = np.arange(size)[:, None] + offsets[None, :]  # (size, supersample) sample positions per pixel
+    dy = (fine - centre)[:, None, :, None]
+    dx = (fine - centre)[None, :, None, :]
+    inside = (dy**2 + dx**2 <= radius**2).mean(axis=(2, 3))
+    return inside / inside.sum()
+
+
+def motion_kernel(length: float, rng: np.random.Generator, size: int, centre: float, points: int = 400) -> np.ndarray:
+    """A motion blur: a smooth random path of ``length`` HR pixels (random direction, gently curving), the exposure
+    spread uniformly along it, splatted bilinearly; its centre of mass at ``(centre, centre)``."""
+    step = length / (points - 1)
+    # curvature (rad per px): a random start and a random walk, each turning the path by about a radian in all
+    curvature = rng.normal(0, 1 / length) + np.cumsum(rng.normal(0, 1 / (length * math.sqrt(points)), points))
+    angle = rng.uniform(0, 2 * math.pi) + np.cumsum(curvature * step)
+    path = np.cumsum(np.stack([np.sin(angle), np.cos(angle)], 1) * step, axis=0)
+    path += centre - path.mean(0)  # uniform weights along the path: its mean is the kernel's centre of mass
+    k = np.zeros((size, size))
+    low = np.floor(path).astype(int)
+    frac = path - low
+    for dy in (0, 1):
+        for dx in (0, 1):
+            w = (frac[:, 0] if dy else 1 - frac[:, 0]) * (frac[:, 1] if dx else 1 - frac[:, 1])
+            np.add.at(k, (low[:, 0] + dy, low[:, 1] + dx), w)
+    return k / k.sum()
+
+
+def motion_defocus_kernel(scale: int, rng: np.random.Generator) -> np.ndarray:
+    """A camera-like blur, half the time motion (a path of ``U[s, 4s]`` HR pixels) and half the time defocus (a disk of
+    radius ``U[0.5s, 1.25s]``), each through a narrow Gaussian for the optics (sigma ``s / 4``), so the LR grid's
+    Nyquist limit is respected across a motion path too; centred as :func:`gaussian_kernel`."""
+    size = 8 * scale + 1
+    centre = kernel_centre(size, scale)
+    if rng.uniform() < 0.5:
+        k = motion_kernel(rng.uniform(scale, 4 * scale), rng, size, centre)
+    else:
+        k = disk_kernel(rng.uniform(0.5 * scale, 1.25 * scale), size, centre)
+    k = scipy.ndimage.gaussian_filter(k, scale / 4, mode="constant")
+    return k / k.sum()
+
+
 def delta_kernel(scale: int) -> np.ndarray:
     """Plain subsampling (aliasing): the sample nearest the LR pixel centre, ``floor((s - 1) / 2)``."""
     size = 2 * scale + 1
@@ -97,8 +142,9 @@ def degrade(hr: torch.Tensor, scale: int, kind: str, seed: int) -> Degraded:
     if kind == "unknown":
         kind = UNKNOWN_CHOICES[int(rng.integers(len(UNKNOWN_CHOICES)))]
     kernel = None
-    if kind in ("random_kernel", "aliasing"):
-        kernel = gaussian_kernel(scale, rng) if kind == "random_kernel" else delta_kernel(scale)
+    if kind in ("random_kernel", "motion_defocus", "aliasing"):
+        make = {"random_kernel": gaussian_kernel, "motion_defocus": motion_defocus_kernel}.get(kind)
+        kernel = make(scale, rng) if make else delta_kernel(scale)
         lr = kernel_downscale(hr.double(), torch.as_tensor(kernel), scale)
     else:
         lr = imresize(hr.double(), 1 / scale)
