@@ -64,9 +64,10 @@ def test_rerun_skips_finished_images_and_keeps_results(tmp_path, monkeypatch):
     assert (tmp_path / "metrics.csv").read_text() == before and second == first
 
 
-def test_estimated_kernel_is_scored_against_the_true_one(tmp_path):
+def test_estimated_kernel_is_scored_against_the_true_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = eval_config(tmp_path, "dataset.samples=[astronaut]", "degradation=random_kernel", "kernel=estimated",
-                      "estimator.max_steps=300", "inference.back_projection_iters=1", steps=5)
+                      "estimator.max_steps=300", "inference.back_projection_iters=1", "logger=wandb", steps=5)
     summary = evaluation.evaluate(cfg)
     row = next(r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r["method"] == "zssr")
     assert row["kernel"] == "estimated" and 0 < float(row["kernel_error"]) < 1 and float(row["estimation_seconds"]) > 0
@@ -78,7 +79,13 @@ def test_estimated_kernel_is_scored_against_the_true_one(tmp_path):
         assert (zssr_dir / f"astronaut_lr_kernel_estimated.{suffix}").is_file()
     assert "kernelgan/d" in (zssr_dir / "kernelgan" / "metrics.csv").read_text().splitlines()[0]
     assert summary["methods"]["zssr"]["kernel_error"] == pytest.approx(float(row["kernel_error"]), abs=1e-6)
-    assert "Kernels estimated from each LR image" in (tmp_path / "report.md").read_text()
+    report = (tmp_path / "report.md").read_text()
+    assert "Kernels estimated from each LR image" in report
+    picture = "images/astronaut/zssr/astronaut_lr_kernel_estimated.png"
+    assert f"| astronaut | {row['kernel_error']} |  | ![astronaut]({picture}) |" in report
+    assert summary["files"]["kernels"] == {"astronaut": picture}
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))  # the dashboard shows it too
+    assert len(runs) == 1 and len(list(runs[0].glob("files/media/images/kernel_*.png"))) == 1
 
 
 @needs_data

@@ -81,6 +81,13 @@ def _zssr_row(cfg: DictConfig, lr_path: Path, gt_path: Path | None, kernel_path:
     return row, Path(result.output)
 
 
+def kernel_picture(image_dir: Path) -> Path | None:
+    """The picture of the kernel estimated for this image beside its true kernel (``kernel=estimated``), if any."""
+    found = sorted((image_dir / "zssr").glob("*_kernel_estimated.png")) or sorted(
+        (image_dir / "zssr").glob("*_kernel_rejected.png"))
+    return found[0] if found else None
+
+
 def run_methods(cfg: DictConfig, ref: ImageRef, image: LoadedImage, deg: Degraded | None, image_dir: Path,
                 scale: tuple[float, float]) -> tuple[list[dict[str, Any]], Path | None]:
     """All methods on one image: the metrics rows (metrics empty without ground truth) and the side-by-side crops."""
@@ -184,13 +191,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         rows, crops = run_methods(cfg, ref, image, deg, image_dir, scale)
         with deferred():  # an interruption never separates an image's rows
             table.add(rows)
-        dashboard.log_image_rows(index, rows, crops)
+        dashboard.log_image_rows(index, rows, crops, kernel_picture(image_dir))
     with table.locked() as all_rows, deferred():  # the summary of every shard's rows, never of half a write
         summary = summarize(cfg, all_rows, scale, skipped)
         images = sorted({r["image"] for r in all_rows})
         crops = [c for c in (out_dir / "images" / i / f"{i}_crops.png" for i in images) if c.is_file()]
-        plot = write_report(out_dir / "report.md", summary, all_rows, crops)
+        kernels = {i: k for i in images if (k := kernel_picture(out_dir / "images" / i)) is not None}
+        plot = write_report(out_dir / "report.md", summary, all_rows, crops, kernels)
         summary["files"] = {"report": "report.md", "crops": [c.relative_to(out_dir).as_posix() for c in crops]}
+        if kernels:
+            summary["files"]["kernels"] = {i: k.relative_to(out_dir).as_posix() for i, k in kernels.items()}
         write_json(out_dir / "summary.json", summary)
     dashboard.finish(summary, all_rows, plot)
     return summary

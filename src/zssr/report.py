@@ -11,9 +11,11 @@ from PIL import Image
 from zssr.reference import paper_value
 
 
-def write_report(path: Path, summary: dict[str, Any], rows: list[dict[str, str]], crops: list[Path]) -> Path | None:
+def write_report(path: Path, summary: dict[str, Any], rows: list[dict[str, str]], crops: list[Path],
+                 kernels: dict[str, Path] | None = None) -> Path | None:
     """``report.md``: the means with the paper's numbers and deltas, per-image gains over bicubic (a plot, returned
-    when drawn) and the side-by-side ``crops`` (links to the first three)."""
+    when drawn), the side-by-side ``crops`` (links to the first three) and, with estimated kernels, each image's
+    estimate beside its true kernel (``kernels``: image -> picture)."""
     scale = summary["scale"]
     scale_text = f"{scale:g}" if isinstance(scale, float) else "x".join(map(str, scale))
     lines = [f"# ZSSR evaluation: {summary['dataset']}, {summary['degradation']} degradation, x{scale_text}, "
@@ -30,6 +32,14 @@ def write_report(path: Path, summary: dict[str, Any], rows: list[dict[str, str]]
     if crops:
         lines += ["", "## Centre crops: LR, bicubic, ZSSR, HR", ""]
         lines += [f"![{c.stem}]({c.relative_to(path.parent).as_posix()})" for c in crops[:3]]
+    if kernels:
+        lines += ["", "## Estimated kernels beside the true ones", "", "| image | kernel error | rejected | picture |",
+                  "|---|---|---|---|"]
+        errors = {r["image"]: r.get("kernel_error") for r in rows if r.get("method") == "zssr"}
+        for image, picture in sorted(kernels.items()):
+            link = picture.relative_to(path.parent).as_posix()
+            rejected = "yes (bicubic used)" if picture.stem.endswith("_rejected") else ""
+            lines.append(f"| {image} | {errors.get(image) or ''} | {rejected} | ![{image}]({link}) |")
     path.write_text("\n".join(lines) + "\n")
     return plot
 

@@ -125,7 +125,8 @@ class Dashboard:
         _warn(what, exc)
         self.run = None
 
-    def log_image_rows(self, index: int, rows: list[dict[str, Any]], crops: Path | None) -> None:
+    def log_image_rows(self, index: int, rows: list[dict[str, Any]], crops: Path | None,
+                       kernel: Path | None = None) -> None:
         if self.run is None:
             return
         try:
@@ -138,6 +139,8 @@ class Dashboard:
                         data[f"{row['method']}/{key}"] = row[key]
             if crops is not None and crops.is_file():
                 data["crops"] = wandb.Image(str(crops), caption=f"{rows[0]['image']}: LR, bicubic, ZSSR, HR")
+            if kernel is not None and kernel.is_file():
+                data["kernel"] = wandb.Image(str(kernel), caption=f"{rows[0]['image']}: estimated kernel, true kernel")
             self.run.log(data)
         except Exception as exc:
             self._fail("W&B: could not log an image", exc)
