@@ -54,7 +54,12 @@ def gaussian_kernel(scale: int, rng: np.random.Generator, size: int | None = Non
     size = size or int(4 * scale + 3) | 1  # odd, covers ~2 sigma of the widest kernel
     lam = rng.uniform(0, scale**2, size=2)
     lam = np.maximum(lam, 0.05)  # a zero variance is a delta along that axis; keep it sampleable on the grid
-    theta = rng.uniform(0, math.pi)
+    return gaussian_covariance_kernel(lam, rng.uniform(0, math.pi), size, scale)
+
+
+def gaussian_covariance_kernel(lam: np.ndarray, theta: float, size: int, scale: int) -> np.ndarray:
+    """The Gaussian of covariance ``U diag(lam) U^T`` (``U`` a rotation by ``theta``) sampled on a ``size`` grid,
+    centred where this project's kernels are for ``scale``, normalised to sum 1."""
     u = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
     inv = np.linalg.inv(u @ np.diag(lam) @ u.T)
     centre = kernel_centre(size, scale)

@@ -102,6 +102,7 @@ RULES: dict[str, Any] = {
     "estimator.keep": Number(1),
     "estimator.sharpness_limit": Number(0, integer=False, optional=True),
     "estimator.threads": Number(1, optional=True),
+    "estimator.module.prior": OneOf((True, False)),
 }
 
 
@@ -115,6 +116,10 @@ def check_settings(cfg: DictConfig) -> None:
         problem = rule.problem(value)
         if problem:
             raise ZSSRError(f"{key} {problem}, got {value!r}")
+    if estimated and OmegaConf.select(cfg, "estimator.module.prior", default=False):
+        from zssr.kernelgan.flow_prior import load_prior
+
+        load_prior(OmegaConf.select(cfg, "estimator.module.prior_file", default=None))  # missing or damaged: one line
 
 
 def parse_scale(value: Any) -> tuple[float, float]:

@@ -12,13 +12,18 @@ from zssr.kernelgan.priors import boundary_mask, kernel_priors
 
 
 class KernelGANModule(pl.LightningModule):
-    """The GAN and its schedule. Manual optimisation: one generator step, then one discriminator step."""
+    """The GAN and its schedule. Manual optimisation: one generator step, then one discriminator step.
+
+    ``prior=True`` draws the kernel from the learned prior (``prior_file``, None: the shipped one) instead of the deep
+    linear generator (``estimator=kernelgan_fkp``); the kernel regularisers are then set to zero by its config.
+    """
 
     def __init__(self, structure: tuple[int, ...] = (7, 5, 3, 1, 1, 1), g_channels: int = 64, d_channels: int = 64,
                  d_layers: int = 7, d_kernel_size: int = 7, lr: float = 2e-4, beta1: float = 0.5,
                  lr_decay_every: int = 750, lambda_sum2one: float = 0.5, lambda_boundaries: float = 0.5,
                  lambda_bicubic: float = 5.0, lambda_centralized_end: float = 1.0, lambda_sparse_end: float = 5.0,
-                 bicubic_met: float = 0.4, lambda_update_every: int = 200, lambda_bicubic_min: float = 5e-6) -> None:
+                 bicubic_met: float = 0.4, lambda_update_every: int = 200, lambda_bicubic_min: float = 5e-6,
+                 prior: bool = False, prior_file: str | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
@@ -29,6 +34,15 @@ class KernelGANModule(pl.LightningModule):
                         "centralized": 0.0, "sparse": 0.0}
         self._met_count = 0
         self._bicubic_met = False
+        if prior:
+            self.use_prior(prior_file)
+
+    def use_prior(self, prior_file: str | None) -> None:
+        """Draw the kernel from the learned prior (:mod:`.flow_prior`) instead of the deep linear generator."""
+        from zssr.kernelgan.flow_prior import PriorGenerator, load_prior
+
+        self.G = PriorGenerator(load_prior(prior_file))
+        self.mask = boundary_mask(self.G.kernel_size).to(self.mask)
 
     # Lightning counts each optimizer's step, the generator's and the discriminator's: two per GAN iteration
     OPTIMIZER_STEPS_PER_ITERATION = 2
@@ -45,7 +59,8 @@ class KernelGANModule(pl.LightningModule):
 
     def configure_optimizers(self):
         betas = (self.hparams.beta1, 0.999)
-        return (torch.optim.Adam(self.G.parameters(), lr=self.hparams.lr, betas=betas),
+        trainable = [p for p in self.G.parameters() if p.requires_grad]  # with a prior, its latent only
+        return (torch.optim.Adam(trainable, lr=self.hparams.lr, betas=betas),
                 torch.optim.Adam(self.D.parameters(), lr=self.hparams.lr, betas=betas))
 
     def training_step(self, batch, batch_idx):

@@ -1,0 +1,65 @@
+"""The learned kernel prior (estimator=kernelgan_fkp): its training kernels, seeded training, the shipped weights, and
+one clear error for a missing or damaged file."""
+
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+
+from zssr.api import compose_config
+from zssr.errors import ZSSRError
+from zssr.kernelgan.flow_prior import SHIPPED, SIZE, bicubic_like, load_prior, train_prior, training_kernel
+from zssr.kernels import bicubic_kernel, kernel_centre, kernel_error
+from zssr.settings import check_settings
+
+
+def test_training_kernels_are_valid_centred_and_seeded():
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        k = training_kernel(rng)
+        assert k.shape == (SIZE, SIZE) and k.min() >= 0 and k.sum() == pytest.approx(1.0)
+        assert scipy.ndimage.center_of_mass(k) == pytest.approx((kernel_centre(SIZE, 2),) * 2, abs=0.1)
+    assert np.array_equal(training_kernel(np.random.default_rng(4)), training_kernel(np.random.default_rng(4)))
+
+
+def test_training_is_seeded_and_lowers_the_likelihood_loss():
+    torch.set_num_threads(1)
+    a, rec_a = train_prior(steps=40, bank=600, seed=3, hidden=32, transforms=2, log_every=1000)
+    b, rec_b = train_prior(steps=40, bank=600, seed=3, hidden=32, transforms=2, log_every=1000)
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+    _, untrained = train_prior(steps=1, bank=600, seed=3, hidden=32, transforms=2, lr=1e-9, log_every=1000)
+    assert rec_a["val_nll"] < untrained["val_nll"] - 10, (rec_a, untrained)
+
+
+def test_shipped_prior_round_trips_and_prefers_its_family():
+    prior = load_prior()
+    assert SHIPPED.stat().st_size < 2_000_000  # small enough to ship with the package
+    start = torch.from_numpy(bicubic_like()).float()  # where the estimator starts: near bicubic, inside the family
+    z = prior.encode(start)
+    assert kernel_error(prior.decode(z).double().numpy(), start.double().numpy()) < 1e-4 and z.norm() < 20
+    assert kernel_error(start.double().numpy(), np.pad(bicubic_kernel(2), 2)) < 0.3
+    with torch.no_grad():  # decoded random latents are kernels of the family: non-negative, sum 1, centred
+        for z in torch.randn(20, SIZE * SIZE, generator=torch.Generator().manual_seed(0)):
+            k = prior.decode(z).double().numpy()
+            assert k.min() >= 0 and k.sum() == pytest.approx(1.0)
+            assert scipy.ndimage.center_of_mass(k) == pytest.approx((kernel_centre(SIZE, 2),) * 2, abs=0.5)
+        family = torch.from_numpy(np.stack([training_kernel(np.random.default_rng(100 + i)) for i in range(20)]))
+        box = torch.full((1, SIZE, SIZE), 1 / SIZE**2, dtype=torch.float64)  # as wide as the grid
+        noise = torch.rand(1, SIZE, SIZE, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        gen = torch.Generator().manual_seed(2)
+        own = prior.log_prob(family.float(), gen).min()
+        assert own > prior.log_prob(box.float(), gen).max() and own > prior.log_prob((noise / noise.sum()).float(),
+                                                                                      gen).max()
+
+
+def test_missing_or_damaged_prior_is_one_error(tmp_path):
+    damaged = tmp_path / "prior.pt"
+    damaged.write_bytes(b"not a checkpoint")
+    for path, message in ((tmp_path / "none.pt", "kernel prior file not found"), (damaged, "is not usable")):
+        cfg = compose_config(["kernel=estimated", "estimator=kernelgan_fkp",
+                              f"estimator.module.prior_file={path}"])
+        with pytest.raises(ZSSRError, match=message) as err:
+            check_settings(cfg)
+        assert "python -m zssr.kernelgan.flow_prior" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ZSSRError, match="estimator.module.prior must be"):
+        check_settings(compose_config(["kernel=estimated", "estimator.module.prior=maybe"]))
