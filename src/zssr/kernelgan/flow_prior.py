@@ -168,11 +168,12 @@ def kernel_bank(n: int, seed: int) -> torch.Tensor:
 
 
 def train_prior(steps: int = 6000, batch: int = 256, lr: float = 1e-3, seed: int = 0, bank: int = 60000,
-                transforms: int = 6, hidden: int = 128, log_every: int = 500) -> tuple[KernelPrior, dict]:
+                transforms: int = 6, hidden: int = 128, log_every: int = 500, val: int = 2000
+                ) -> tuple[KernelPrior, dict]:
     """Train the flow on a seeded bank of synthetic kernels (a fresh dequantisation each step); Adam with a cosine
     decay. Returns the prior and a record with the validation negative log-likelihood."""
     torch.manual_seed(seed)
-    train_set, val_set = kernel_bank(bank, seed), kernel_bank(2000, seed + 1)
+    train_set, val_set = kernel_bank(bank, seed), kernel_bank(val, seed + 1)
     prior = KernelPrior(transforms=transforms, hidden=hidden)
     gen = torch.Generator().manual_seed(seed)
     prior.fit_scaling(train_set, gen)
