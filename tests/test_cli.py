@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +48,30 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel",
-                                  "NaN kernel", "missing gt", "bad precision", "bad crop", "bad BP list",
-                                  "bad net", "bad estimator", "bad son noise", "bad sharpness limit",
-                                  "bad batching"])
-def test_bad_input_one_line(tmp_path, case):
-    args, message = bad_inputs(tmp_path)[case]
-    proc = train_py(*args, tmp_path=tmp_path)
+CASES = ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel", "NaN kernel", "missing gt",
+         "bad precision", "bad crop", "bad BP list", "bad net", "bad estimator", "bad son noise",
+         "bad sharpness limit", "bad batching"]
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, str]]:
+    """Every bad-input case through train.py, two at a time: each run is mostly Python start-up on one core."""
+    tmp = tmp_path_factory.mktemp("bad_inputs")
+    cases = bad_inputs(tmp)
+
+    def one(case: str) -> subprocess.CompletedProcess:
+        cwd = tmp / case.replace(" ", "_")
+        cwd.mkdir()
+        return train_py(*cases[case][0], tmp_path=cwd)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        procs = dict(zip(CASES, pool.map(one, CASES), strict=True))
+    return {case: (procs[case], cases[case][1]) for case in CASES}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_one_line(bad_input_runs, case):
+    proc, message = bad_input_runs[case]
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
