@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -149,3 +151,19 @@ def test_affine_mix_draws_plain_turned_and_warped_crops(bsd_lr):
         FatherSonDataModule(bsd_lr, (2, 2), augment="warp")
     with pytest.raises(ValueError, match="probabilities"):
         FatherSonDataModule(bsd_lr, (2, 2), augment="affine", affine={"as_is": 0.6, "no_interp": 0.6})
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.augment=warp", "data.augment must be one of dihedral, affine"),
+    ("data.affine.border=wrap", "data.affine.border must be one of reflection, zeros"),
+    ("data.affine.shear_sigma=-1", "data.affine.shear_sigma must be a number >= 0"),
+    ("data.affine.as_is=0.6", "data.affine.as_is + data.affine.no_interp must be <= 1"),
+    ("data.father_rule=big", "data.father_rule must be one of size, zssr2018"),
+])
+def test_bad_augmentation_settings_are_one_line(override, message):
+    from zssr.api import compose_config
+    from zssr.errors import ZSSRError
+    from zssr.settings import check_settings
+
+    with pytest.raises(ZSSRError, match=re.escape(message)):
+        check_settings(compose_config(["data.augment=affine", override]))

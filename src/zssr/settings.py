@@ -116,6 +116,9 @@ def check_settings(cfg: DictConfig) -> None:
         problem = rule.problem(value)
         if problem:
             raise ZSSRError(f"{key} {problem}, got {value!r}")
+    mix = OmegaConf.select(cfg, "data.affine", default=None)
+    if OmegaConf.select(cfg, "data.augment", default=None) == "affine" and mix and mix.as_is + mix.no_interp > 1:
+        raise ZSSRError(f"data.affine.as_is + data.affine.no_interp must be <= 1, got {mix.as_is + mix.no_interp:g}")
     if estimated and OmegaConf.select(cfg, "estimator.module.prior", default=False):
         from zssr.kernelgan.flow_prior import load_prior
 
