@@ -72,3 +72,4 @@ def test_offline_download_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: dataset 'bsd100' is not at")
     assert "put the 100 HR PNGs of bsd100" in err
+    assert not (tmp_path / "bsd100").exists()  # no empty folders left in the data dir

@@ -89,10 +89,26 @@ def download(dataset: str, data_dir: str | Path, mirror: str | None = None) -> P
     mirror = mirror if mirror is not None else os.environ.get("ZSSR_DATA_MIRROR")
     folder = Path(data_dir) / dataset / "HR"
     where = where_to_put(dataset, folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ZSSRError(f"cannot create {folder} for the {dataset} download ({err.strerror}); {where}") from None
+    try:
+        fetched = _fetch_missing(dataset, todo, folder, mirror, where)
+    except ZSSRError:
+        for path in created:  # a failed download leaves no empty folders behind in the data dir
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+    print(f"{dataset}: {len(todo)} images in {folder} ({fetched} downloaded)", file=sys.stderr)
+    return folder
+
+
+def _fetch_missing(dataset: str, todo: list[Source], folder: Path, mirror: str | None, where: str) -> int:
+    """Download and verify the images of ``todo`` not yet in ``folder``; returns how many were fetched."""
     fetched = 0
     for src in todo:
         target = folder / f"{src.name}.png"
@@ -116,8 +132,7 @@ def download(dataset: str, data_dir: str | Path, mirror: str | None = None) -> P
         image.save(partial, format="PNG")
         partial.replace(target)
         fetched += 1
-    print(f"{dataset}: {len(todo)} images in {folder} ({fetched} downloaded)", file=sys.stderr)
-    return folder
+    return fetched
 
 
 def _verifies(path: Path, sha256: str) -> bool:
