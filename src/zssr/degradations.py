@@ -121,6 +121,11 @@ def delta_kernel(scale: int) -> np.ndarray:
     return k
 
 
+# the degradations that blur with a kernel and subsample: kind -> (scale, rng) -> kernel
+KERNELS = {"random_kernel": gaussian_kernel, "motion_defocus": motion_defocus_kernel,
+           "aliasing": lambda scale, rng: delta_kernel(scale)}
+
+
 def add_noise(lr: torch.Tensor, mode: str, sigma: float, rng: np.random.Generator) -> torch.Tensor:
     """``gaussian`` or ``speckle`` noise of standard deviation ``sigma`` (scikit-image), clipped, back to 8 bits."""
     noisy = random_noise(lr.permute(1, 2, 0).numpy(), mode=mode, var=sigma**2, rng=rng, clip=True)
@@ -147,9 +152,8 @@ def degrade(hr: torch.Tensor, scale: int, kind: str, seed: int) -> Degraded:
     if kind == "unknown":
         kind = UNKNOWN_CHOICES[int(rng.integers(len(UNKNOWN_CHOICES)))]
     kernel = None
-    if kind in ("random_kernel", "motion_defocus", "aliasing"):
-        make = {"random_kernel": gaussian_kernel, "motion_defocus": motion_defocus_kernel}.get(kind)
-        kernel = make(scale, rng) if make else delta_kernel(scale)
+    if kind in KERNELS:
+        kernel = KERNELS[kind](scale, rng)
         lr = kernel_downscale(hr.double(), torch.as_tensor(kernel), scale)
     else:
         lr = imresize(hr.double(), 1 / scale)

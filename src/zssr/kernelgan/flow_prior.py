@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from zssr.errors import ZSSRError
+from zssr.kernelgan.nets import downscale_by
 from zssr.kernels import kernel_centre
 
 SIZE = 13  # the estimator's x2 kernel grid (the deep linear generator's 13x13)
@@ -133,10 +134,7 @@ class PriorGenerator(nn.Module):
         return self.prior.decode(self.z)
 
     def forward(self, x: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
-        kernel = self.kernel() if kernel is None else kernel
-        b, c, h, w = x.shape
-        out = nn.functional.conv2d(x.reshape(b * c, 1, h, w), kernel[None, None], stride=self.scale)
-        return out.reshape(b, c, *out.shape[-2:])
+        return downscale_by(x, self.kernel() if kernel is None else kernel, self.scale)
 
 
 def save_prior(path: Path, prior: KernelPrior, record: dict) -> None:

@@ -10,6 +10,14 @@ from torch import nn
 ESTIMATION_SCALE = 2  # the generator downscales by 2; other factors are derived from the x2 kernel
 
 
+def downscale_by(x: torch.Tensor, kernel: torch.Tensor, scale: int) -> torch.Tensor:
+    """Downscale ``x`` (``(B, C, H, W)``) by ``scale`` with the correlation ``kernel``, each channel alone (valid
+    borders): what a generator of the kernel GAN does with its kernel."""
+    b, c, h, w = x.shape
+    out = F.conv2d(x.reshape(b * c, 1, h, w), kernel[None, None], stride=scale)
+    return out.reshape(b, c, *out.shape[-2:])
+
+
 class DeepLinearGenerator(nn.Module):
     """Convolutions without biases or activations (7, 5, 3, 1, 1, 1 by default; 64 channels) then subsampling by 2,
     applied to each colour channel alone. Its kernel is ``sum(k - 1) + 1`` wide (13 by default)."""
@@ -37,10 +45,7 @@ class DeepLinearGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
         """Downscale ``x`` (``(B, C, H, W)``) by 2 with the composed kernel (valid borders)."""
-        kernel = self.kernel() if kernel is None else kernel
-        b, c, h, w = x.shape
-        out = F.conv2d(x.reshape(b * c, 1, h, w), kernel[None, None], stride=self.scale)
-        return out.reshape(b, c, *out.shape[-2:])
+        return downscale_by(x, self.kernel() if kernel is None else kernel, self.scale)
 
     def forward_layers(self, x: torch.Tensor) -> torch.Tensor:
         """The same downscaling computed layer by layer (for checking :meth:`forward`)."""
