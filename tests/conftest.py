@@ -61,3 +61,18 @@ def _threads():
 def tiny_overrides(steps: int = 30) -> list[str]:
     """Config overrides for quick end-to-end runs: few steps, no loggers or progress bar."""
     return [f"trainer.max_steps={steps}", "logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture(scope="session")
+def blurred_photo():
+    """An LR photo made with a known anisotropic kernel (the paper's Table 2 model), and that kernel: wide and
+    anisotropic, far from bicubic."""
+    import numpy as np
+
+    from zssr.degradations import gaussian_kernel
+    from zssr.resize import kernel_downscale
+
+    hr = open_input("skimage:astronaut").rgb[:, :384, :384].double()
+    kernel = gaussian_kernel(2, np.random.default_rng(7))
+    lr = (kernel_downscale(hr, torch.as_tensor(kernel), 2).clamp(0, 1) * 255).round() / 255
+    return lr.float(), kernel

@@ -77,15 +77,10 @@ def test_retraining_reproduces_the_shipped_prior():
     assert again["val_nll"] == pytest.approx(record["val_nll"], abs=1.0)
 
 
-def test_prior_estimator_recovers_a_known_kernel_better_than_bicubic():
-    from zssr.degradations import gaussian_kernel
-    from zssr.imageio import open_input
+def test_prior_estimator_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
     from zssr.kernelgan import estimate_kernel
-    from zssr.resize import kernel_downscale
 
-    hr = open_input("skimage:astronaut").rgb[:, :384, :384].double()
-    truth = gaussian_kernel(2, np.random.default_rng(7))  # wide and anisotropic: far from bicubic
-    lr = ((kernel_downscale(hr, torch.as_tensor(truth), 2).clamp(0, 1) * 255).round() / 255).float()
+    lr, truth = blurred_photo
     cfg = compose_config(["kernel=estimated", "estimator=kernelgan_fkp", "estimator.max_steps=400",
                           "estimator.trainer.accelerator=cpu"]).estimator
     est = estimate_kernel(lr, (2.0, 2.0), cfg, seed=0)

@@ -87,15 +87,6 @@ def test_kernel_error_ignores_shift_but_not_shape():
     assert kernel_error(gaussian_kernel(2, rng), k) > 0.1
 
 
-@pytest.fixture(scope="module")
-def blurred_photo():
-    """An LR photo made with a known anisotropic kernel (the paper's Table 2 model)."""
-    hr = open_input("skimage:astronaut").rgb[:, :384, :384].double()
-    kernel = gaussian_kernel(2, np.random.default_rng(7))
-    lr = (kernel_downscale(hr, torch.as_tensor(kernel), 2).clamp(0, 1) * 255).round() / 255
-    return lr.float(), kernel
-
-
 def test_gan_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
     lr, truth = blurred_photo
     est = estimate_kernel(lr, (2.0, 2.0), quick(sharpness_limit=1.58), seed=0)
