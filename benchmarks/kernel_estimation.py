@@ -5,7 +5,8 @@
 
 ``--held-out`` takes images outside the reported 20-image subset (``dataset.count=20``), the ones to tune on; by
 default the images are the seeded subset ``dataset.count=N`` picks (seed 1234). ``--degradation motion_defocus``
-scores against motion and defocus kernels instead of the paper's Gaussians.
+scores against motion and defocus kernels instead of the paper's Gaussians; ``--scale 4 --degradation
+kernelgan_kernel`` against KernelGAN's x4 kernels (the x4 estimate is derived from the x2 one, as ZSSR gets it).
 
 Each image is degraded exactly as ``evaluate.py dataset=bsd100 degradation=random_kernel`` does (same seeds), its
 kernel estimated from the LR image alone, and scored with :func:`zssr.kernelgan.kernel_error` (relative L2 after
@@ -29,7 +30,7 @@ from zssr.api import compose_config, data_dir
 from zssr.datasets import list_images
 from zssr.degradations import degrade, image_seed
 from zssr.kernelgan import estimate_kernel
-from zssr.kernels import bicubic_kernel, kernel_error
+from zssr.kernels import bicubic_kernel, for_scale, kernel_error
 
 DATA = data_dir()
 
@@ -42,7 +43,9 @@ def main() -> int:
     parser.add_argument("--keep", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--estimator", default="kernelgan", help="estimator config (conf/estimator)")
-    parser.add_argument("--degradation", default="random_kernel", choices=["random_kernel", "motion_defocus"])
+    parser.add_argument("--degradation", default="random_kernel",
+                        choices=["random_kernel", "kernelgan_kernel", "motion_defocus"])
+    parser.add_argument("--scale", type=int, default=2, choices=[2, 4])
     parser.add_argument("--held-out", action="store_true", help="images outside the reported 20-image subset")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. estimator.module.lr=2e-3")
@@ -63,11 +66,13 @@ def main() -> int:
     print(f"{'image':>8} {'estimated':>10} {'bicubic':>8} {'used':>6}{'':10s} {'seconds':>8}")
     for ref in refs:
         image = ref.load()
-        seed = image_seed(args.seed, "bsd100", ref.name, args.degradation, 2.0)  # exactly as evaluate.py seeds it
-        deg = degrade(image.rgb, 2, args.degradation, seed)
-        est = estimate_kernel(deg.lr, (2.0, 2.0), cfg, seed=args.seed)
-        gan = est.kernel_x2  # also there when the estimate was rejected as too wide
-        row = {"image": ref.name, "bicubic_error": kernel_error(bicubic_kernel(2), deg.kernel),
+        scale = float(args.scale)
+        seed = image_seed(args.seed, "bsd100", ref.name, args.degradation, scale)  # exactly as evaluate.py seeds it
+        deg = degrade(image.rgb, args.scale, args.degradation, seed)
+        est = estimate_kernel(deg.lr, (scale, scale), cfg, seed=args.seed)
+        # the GAN's kernel at this scale, also when the estimate was rejected as too wide
+        gan = for_scale(est.kernel_x2, (scale, scale)) if est.kernel_x2 is not None else None
+        row = {"image": ref.name, "bicubic_error": kernel_error(bicubic_kernel(args.scale), deg.kernel),
                "estimated_error": kernel_error(gan, deg.kernel) if gan is not None else None,
                "native_sharpness": est.native_sharpness, "rejected": est.kernel is None,
                "seconds": est.seconds, "iterations": est.iterations, "fallback": est.fallback_reason}
@@ -84,7 +89,8 @@ def main() -> int:
                "rejected": sum(r["rejected"] and r["estimated_error"] is not None for r in rows),
                "torch_threads": torch.get_num_threads(),
                "settings": {k: cfg[k] for k in ("max_steps", "keep", "sharpness_limit")},
-               "estimator": args.estimator, "degradation": args.degradation, "held_out": args.held_out,
+               "estimator": args.estimator, "degradation": args.degradation, "scale": args.scale,
+               "held_out": args.held_out,
                "overrides": args.overrides}
     print(f"{'mean':>8} {summary['mean_estimated_error'] or float('nan'):10.3f} {summary['mean_bicubic_error']:8.3f} "
           f"{summary['mean_used_error']:6.3f}{'':10s} {summary['median_seconds']:8.1f} (median); "

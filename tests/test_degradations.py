@@ -10,6 +10,7 @@ from zssr.degradations import (
     disk_kernel,
     gaussian_kernel,
     image_seed,
+    kernelgan_kernel,
     motion_defocus_kernel,
     motion_kernel,
 )
@@ -79,6 +80,30 @@ def test_motion_and_defocus_kernels(hr):
     assert d.kind == "motion_defocus" and d.lr.shape == (3, 60, 50) and is_8bit(d.lr)
     expected = kernel_downscale(d.hr.double(), torch.as_tensor(d.kernel), 2)
     assert torch.allclose(d.lr.double(), expected, atol=0.5 / 255 + 1e-6)
+
+
+def test_kernelgan_kernels_are_noisy_gaussians_widening_with_the_scale(hr):
+    for scale in (2, 4):
+        moments = []
+        for seed in range(30):
+            k = kernelgan_kernel(scale, np.random.default_rng(seed))
+            assert k.min() >= 0 and k.sum() == pytest.approx(1.0)
+            assert scipy.ndimage.center_of_mass(k) == pytest.approx((kernel_centre(k.shape[0], scale),) * 2, abs=0.01)
+            moments.append(second_moments(k))
+            # the same draw without the multiplicative noise: the values differ from it by about +-40%
+            # (the re-centring blurs that a little)
+            smooth = kernelgan_kernel(scale, np.random.default_rng(seed), noise=0.0)
+            core = smooth > 0.05 * smooth.max()
+            ratio = k[core] / smooth[core]
+            assert 0.1 < ratio.std() < 0.35 and np.abs(ratio - 1).max() < 0.9  # U[-0.4, 0.4]: std 0.23
+        low, high = np.array(moments).T
+        # eigenvalues U[0.175 s, 2.5 s] (less what the grid's edge cuts off of the widest)
+        assert low.min() > 0.175 * scale * 0.8 and high.max() < 2.5 * scale * 1.05
+        assert np.median(high) > 1.2 * scale
+    d = degrade(hr, 4, "kernelgan_kernel", seed=2)
+    assert d.lr.shape == (3, 30, 25) and is_8bit(d.lr)
+    assert torch.allclose(d.lr.double(), kernel_downscale(d.hr.double(), torch.as_tensor(d.kernel), 4),
+                          atol=0.5 / 255 + 1e-6)
 
 
 def test_aliasing_is_plain_subsampling(hr):

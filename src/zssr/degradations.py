@@ -18,10 +18,11 @@ from PIL import Image
 from skimage.util import random_noise
 
 from zssr.errors import ZSSRError
-from zssr.kernels import kernel_centre
+from zssr.kernels import kernel_centre, recentre
 from zssr.resize import imresize, kernel_downscale
 
-NAMES = ("bicubic", "random_kernel", "motion_defocus", "aliasing", "gaussian_noise", "speckle", "jpeg", "unknown")
+NAMES = ("bicubic", "random_kernel", "kernelgan_kernel", "motion_defocus", "aliasing", "gaussian_noise", "speckle",
+         "jpeg", "unknown")
 UNKNOWN_CHOICES = ("gaussian_noise", "speckle", "jpeg")  # paper Table 3
 
 
@@ -55,6 +56,19 @@ def gaussian_kernel(scale: int, rng: np.random.Generator, size: int | None = Non
     lam = rng.uniform(0, scale**2, size=2)
     lam = np.maximum(lam, 0.05)  # a zero variance is a delta along that axis; keep it sampleable on the grid
     return gaussian_covariance_kernel(lam, rng.uniform(0, math.pi), size, scale)
+
+
+def kernelgan_kernel(scale: int, rng: np.random.Generator, size: int | None = None,
+                     noise: float = 0.4) -> np.ndarray:
+    """The random kernels of KernelGAN's blind-SR benchmark (Bell-Kligler, Shocher & Irani, NeurIPS 2019; its public
+    dataset generator): eigenvalues ``U[0.175 s, 2.5 s]`` (x2: 0.35-5, x4: 0.7-10 px^2), a random angle, each value
+    times ``1 + U[-noise, noise]`` (the generator's 0.4), re-centred and normalised. Unlike :func:`gaussian_kernel`'s
+    ``U[0, s^2]`` no axis is near a delta, and the widest grows linearly with the scale."""
+    size = size or int(4 * scale + 3) | 1
+    lam = rng.uniform(0.175 * scale, 2.5 * scale, size=2)
+    k = gaussian_covariance_kernel(lam, rng.uniform(0, math.pi), size, scale)
+    k = k * (1 + rng.uniform(-noise, noise, size=k.shape))
+    return recentre(k, (scale, scale))
 
 
 def gaussian_covariance_kernel(lam: np.ndarray, theta: float, size: int, scale: int) -> np.ndarray:
@@ -122,8 +136,8 @@ def delta_kernel(scale: int) -> np.ndarray:
 
 
 # the degradations that blur with a kernel and subsample: kind -> (scale, rng) -> kernel
-KERNELS = {"random_kernel": gaussian_kernel, "motion_defocus": motion_defocus_kernel,
-           "aliasing": lambda scale, rng: delta_kernel(scale)}
+KERNELS = {"random_kernel": gaussian_kernel, "kernelgan_kernel": kernelgan_kernel,
+           "motion_defocus": motion_defocus_kernel, "aliasing": lambda scale, rng: delta_kernel(scale)}
 
 
 def add_noise(lr: torch.Tensor, mode: str, sigma: float, rng: np.random.Generator) -> torch.Tensor:
