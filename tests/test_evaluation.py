@@ -70,7 +70,8 @@ def test_estimated_kernel_is_scored_against_the_true_one(tmp_path, monkeypatch):
                       "estimator.max_steps=300", "inference.back_projection_iters=1", "logger=wandb", steps=5)
     summary = evaluation.evaluate(cfg)
     row = next(r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r["method"] == "zssr")
-    assert row["kernel"] == "estimated" and 0 < float(row["kernel_error"]) < 1 and float(row["estimation_seconds"]) > 0
+    assert row["kernel"] == "estimated" and row["estimator"] == "kernelgan"
+    assert 0 < float(row["kernel_error"]) < 1 and float(row["estimation_seconds"]) > 0
     zssr_dir = tmp_path / "images" / "astronaut" / "zssr"
     result = json.loads((zssr_dir / "result.json").read_text())
     assert result["kernel"] == "estimated" and result["kernel_estimation"]["iterations"] == 300
@@ -115,8 +116,29 @@ def test_shards_aggregate_into_one_table(tmp_path, capsys):
     merged = json.loads((tmp_path / "merged" / "aggregate.json").read_text())
     assert len(merged) == 1 and merged[0]["n_images"] == 3
     assert merged[0]["psnr"] == pytest.approx(whole["methods"]["bicubic"]["psnr"], abs=1e-5)
-    assert "| samples | bicubic | bicubic | 2 | bicubic | 3 |" in capsys.readouterr().out
+    assert "| samples | bicubic | bicubic |  | 2 | bicubic | 3 |" in capsys.readouterr().out
     assert aggregate([str(tmp_path / "nothing-here")]) == 1
+
+
+def test_estimators_stay_apart_and_older_tables_still_read(tmp_path, capsys):
+    """Two estimators' rows for one image are two results, not one repeated by shards; a table from before the
+    estimator column still resumes and aggregates."""
+    from zssr.aggregate import main as aggregate
+    from zssr.table import COLUMNS, MetricsFile
+
+    row = {"dataset": "bsd100", "degradation": "random_kernel", "kernel": "estimated", "scale": "2", "image": "3096",
+           "method": "zssr", "ssim": 0.9, "seconds": 1.0, "iterations": 10}
+    for name, psnr in (("kernelgan", 30.0), ("kernelgan_fkp", 31.0)):
+        MetricsFile(tmp_path / name / "metrics.csv").add([{**row, "estimator": name, "psnr": psnr}])
+    old = tmp_path / "old" / "metrics.csv"
+    old.parent.mkdir()
+    old.write_text(",".join(c for c in COLUMNS if c != "estimator") + "\n"
+                   "bsd100,random_kernel,estimated,2,3096,zssr,29.0,0.9,,1.0,10,,\n")
+    assert MetricsFile(old).done("3096", ["zssr"])
+    assert aggregate([str(tmp_path), "--out", str(tmp_path / "merged")]) == 0
+    merged = {e["estimator"]: e["psnr"] for e in json.loads((tmp_path / "merged" / "aggregate.json").read_text())}
+    assert merged == {"": 29.0, "kernelgan": 30.0, "kernelgan_fkp": 31.0}
+    assert "| estimated | kernelgan_fkp | 2 | zssr | 1 | 31.00 |" in capsys.readouterr().out
 
 
 def test_wandb_dashboard_offline_one_run_with_panels_and_table(tmp_path, monkeypatch):

@@ -3,8 +3,9 @@
     python -m zssr.aggregate outputs/evaluate/multiruns/2026-11-26_10-00-00-123456 [more dirs] [--out merged]
 
 Finds every ``metrics.csv`` below the given folders, merges their rows (a row repeated by overlapping shards counts
-once), and prints a markdown table of mean PSNR/SSIM per (dataset, degradation, kernel, scale, method) with the paper's
-numbers beside; writes ``aggregate.csv``, ``aggregate.json`` and ``aggregate.md`` to ``--out`` (default: the first dir).
+once), and prints a markdown table of mean PSNR/SSIM per (dataset, degradation, kernel, estimator, scale, method)
+with the paper's numbers beside; writes ``aggregate.csv``, ``aggregate.json`` and ``aggregate.md`` to ``--out``
+(default: the first dir).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 from zssr.reference import paper_value
 from zssr.results import write_json
 
-KEY = ("dataset", "degradation", "kernel", "scale", "method")
+KEY = ("dataset", "degradation", "kernel", "estimator", "scale", "method")
+OPTIONAL = {"estimator"}  # older metrics.csv files lack it
 
 
 def collect(dirs: list[Path]) -> list[dict[str, str]]:
@@ -28,9 +30,10 @@ def collect(dirs: list[Path]) -> list[dict[str, str]]:
         for path in sorted(d.rglob("metrics.csv")):
             with open(path, newline="") as fh:
                 reader = csv.DictReader(fh)
-                if not set((*KEY, "image")) <= set(reader.fieldnames or ()):
+                if not set((*KEY, "image")) - OPTIONAL <= set(reader.fieldnames or ()):
                     continue  # a training-curve log (per-image csv/, kernelgan/), not an evaluate table
                 for row in reader:
+                    row = {"estimator": "", **row}
                     rows[tuple(row[k] for k in (*KEY, "image"))] = row
     return list(rows.values())
 
@@ -56,15 +59,15 @@ def table(rows: list[dict[str, str]]) -> list[dict[str, object]]:
 
 
 def markdown(entries: list[dict[str, object]]) -> str:
-    head = ("| dataset | degradation | kernel | scale | method | images | PSNR | SSIM | paper | delta | seconds | "
-            "kernel error |")
+    head = ("| dataset | degradation | kernel | estimator | scale | method | images | PSNR | SSIM | paper | delta | "
+            "seconds | kernel error |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for e in entries:
         psnr, paper = e["psnr"], e["paper_psnr"]
         delta = f"{psnr - paper:+.2f}" if psnr is not None and paper is not None else ""
-        lines.append(f"| {e['dataset']} | {e['degradation']} | {e['kernel']} | {e['scale']} | {e['method']} | "
-                     f"{e['n_images']} | {_f(psnr, 2)} | {_f(e['ssim'], 4)} | {_f(paper, 2)} | {delta} | "
-                     f"{_f(e['seconds'], 1)} | {_f(e['kernel_error'], 3)} |")
+        lines.append(f"| {e['dataset']} | {e['degradation']} | {e['kernel']} | {e['estimator']} | {e['scale']} | "
+                     f"{e['method']} | {e['n_images']} | {_f(psnr, 2)} | {_f(e['ssim'], 4)} | {_f(paper, 2)} | "
+                     f"{delta} | {_f(e['seconds'], 1)} | {_f(e['kernel_error'], 3)} |")
     return "\n".join(lines) + "\n"
 
 

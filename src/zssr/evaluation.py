@@ -43,6 +43,13 @@ def kernel_name(value: Any) -> str:
     return "true" if value is True else str(value)
 
 
+def estimator_name(cfg: DictConfig) -> str:
+    """Which estimator made the kernels (``estimator.name``); empty unless ``kernel=estimated``."""
+    if kernel_name(cfg.kernel) != "estimated":
+        return ""
+    return str(OmegaConf.select(cfg, "estimator.name", default=None) or "kernelgan")
+
+
 def image_config(cfg: DictConfig, lr_path: Path, gt_path: Path | None, kernel: Path | str | None, out_dir: Path,
                  true_kernel: Path | None = None) -> DictConfig:
     """The train config for one image: the evaluate config itself (it composes the same groups as train.py) with this
@@ -130,7 +137,8 @@ def summarize(cfg: DictConfig, rows: list[dict[str, str]], scale: tuple[float, f
                 entry[key] = value
         methods[method] = entry
     return {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
-            "scale": scale[0] if scale[0] == scale[1] else list(scale), "n_images": len(images), "methods": methods,
+            "estimator": estimator_name(cfg), "scale": scale[0] if scale[0] == scale[1] else list(scale),
+            "n_images": len(images), "methods": methods,
             "skipped": [{"image": name, "reason": reason} for name, reason in skipped.items()]}
 
 
@@ -157,6 +165,7 @@ def check(cfg: DictConfig) -> tuple[float, float]:
 def labels(cfg: DictConfig, scale: tuple[float, float]) -> dict[str, str]:
     """What every row of ``metrics.csv`` says it is a result of (also recorded in ``run.json``)."""
     return {"dataset": cfg.dataset.name, "degradation": cfg.degradation.name, "kernel": kernel_name(cfg.kernel),
+            "estimator": estimator_name(cfg),
             "scale": f"{scale[0]:g}" if scale[0] == scale[1] else f"{scale[0]:g}x{scale[1]:g}"}
 
 
@@ -178,7 +187,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     todo, skipped = check_images(todo, max_pixels, str(ds.get("on_bad_image") or "fail"))
     for name, reason in skipped.items():
         log.warning("skipping %s: %s", name, reason)
-    title = f"{ds.name}-{cfg.degradation.name}-kernel_{kernel_name(cfg.kernel)}-x{cfg.scale}"
+    kernel = "-".join(filter(None, (kernel_name(cfg.kernel), estimator_name(cfg))))
+    title = f"{ds.name}-{cfg.degradation.name}-kernel_{kernel}-x{cfg.scale}"
     dashboard = Dashboard(cfg, out_dir, title)
     for index, ref in enumerate(tqdm(todo, desc=title, unit="image", dynamic_ncols=True)):
         image = ref.load(max_pixels)

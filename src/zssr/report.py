@@ -18,14 +18,15 @@ def write_report(path: Path, summary: dict[str, Any], rows: list[dict[str, str]]
     estimate beside its true kernel (``kernels``: image -> picture)."""
     scale = summary["scale"]
     scale_text = f"{scale:g}" if isinstance(scale, float) else "x".join(map(str, scale))
+    kernel = summary["kernel"] + (f" ({summary['estimator']})" if summary.get("estimator") else "")
     lines = [f"# ZSSR evaluation: {summary['dataset']}, {summary['degradation']} degradation, x{scale_text}, "
-             f"kernel given to ZSSR: {summary['kernel']}", "", f"{summary['n_images']} images.", "",
+             f"kernel given to ZSSR: {kernel}", "", f"{summary['n_images']} images.", "",
              *_means_table(summary)]
     gains = _gains(rows)
     plot = None
     if gains:
         plot = gain_plot(path.parent / "psnr_gain.png", gains,
-                         f"{summary['dataset']}, {summary['degradation']}, x{scale_text}, kernel {summary['kernel']}")
+                         f"{summary['dataset']}, {summary['degradation']}, x{scale_text}, kernel {kernel}")
         lines += ["", "## PSNR gain of ZSSR over bicubic per image", "", f"![PSNR gain per image]({plot.name})", "",
                   "| image | gain (dB) |", "|---|---|"]
         lines += [f"| {img} | {g:+.2f} |" for img, g in gains]

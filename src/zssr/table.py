@@ -19,9 +19,10 @@ from filelock import FileLock
 from zssr.errors import ZSSRError
 from zssr.results import replace_file
 
-COLUMNS = ["dataset", "degradation", "kernel", "scale", "image", "method", "psnr", "ssim", "psnr_rgb", "seconds",
-           "iterations", "kernel_error", "estimation_seconds"]
-NUMBERS = COLUMNS[6:]
+COLUMNS = ["dataset", "degradation", "kernel", "estimator", "scale", "image", "method", "psnr", "ssim", "psnr_rgb",
+           "seconds", "iterations", "kernel_error", "estimation_seconds"]
+NUMBERS = COLUMNS[7:]
+OPTIONAL = {"estimator"}  # files written before it was a column hold one estimator's (or no estimated) kernels
 
 
 class MetricsFile:
@@ -40,11 +41,11 @@ class MetricsFile:
         hint = "move it away or start a new run dir"
         with open(self.path, newline="") as fh:
             reader = csv.DictReader(fh)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            missing = [c for c in COLUMNS if c not in (reader.fieldnames or []) and c not in OPTIONAL]
             if missing:
                 raise ZSSRError(f"{self.path} is not a metrics file of this project (no column "
                                 f"{', '.join(missing)}); {hint}")
-            rows = list(reader)
+            rows = [{"estimator": "", **row} for row in reader]
         for line, row in enumerate(rows, start=2):
             if None in row or None in row.values() or not row["image"] or not row["method"] or not all(
                     _is_number(row[k]) for k in NUMBERS):
