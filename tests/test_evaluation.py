@@ -139,6 +139,16 @@ def test_estimators_stay_apart_and_older_tables_still_read(tmp_path, capsys):
     merged = {e["estimator"]: e["psnr"] for e in json.loads((tmp_path / "merged" / "aggregate.json").read_text())}
     assert merged == {"": 29.0, "kernelgan": 30.0, "kernelgan_fkp": 31.0}
     assert "| estimated | kernelgan_fkp | 2 | zssr | 1 | 31.00 |" in capsys.readouterr().out
+    # per image: one column per estimator, differences to the second; an image one column lacks is left out of means
+    MetricsFile(tmp_path / "kernelgan" / "metrics.csv").add([{**row, "image": "8023", "estimator": "kernelgan",
+                                                              "psnr": 25.0}])
+    assert aggregate([str(tmp_path), "--out", str(tmp_path / "merged"), "--per-image", "--delta-to", "2"]) == 0
+    table = (tmp_path / "merged" / "per_image.md").read_text().splitlines()
+    assert table[0] == "| image | 1: - | 2: kernelgan | 3: kernelgan_fkp |"
+    assert table[2:] == ["| 3096 | 29.00 (-1.00) | 30.00 | 31.00 (+1.00) |", "| 8023 |  | 25.00 |  |",
+                         "| mean of 1 | 29.00 (-1.00) | 30.00 | 31.00 (+1.00) |", "| worst delta | -1.00 |  | +1.00 |"]
+    assert aggregate([str(tmp_path), "--per-image", "--delta-to", "4"]) == 1
+    assert "error: --delta-to must be a column number from 1 to 3" in capsys.readouterr().err
 
 
 def test_wandb_dashboard_offline_one_run_with_panels_and_table(tmp_path, monkeypatch):
