@@ -167,3 +167,13 @@ def test_wandb_dashboard_offline_one_run_with_panels_and_table(tmp_path, monkeyp
         assert plot.width >= 400 and plot.height >= 300
     # training curves stay per image, in CSV
     assert (tmp_path / "images" / "chelsea" / "zssr" / "csv" / "metrics.csv").is_file()
+
+
+def test_run_identity_tells_estimators_by_their_settings_not_their_label(tmp_path):
+    from zssr.rundir import identity
+
+    fkp = eval_config(tmp_path, "kernel=estimated", "estimator=kernelgan_fkp")
+    assert identity(fkp) != identity(eval_config(tmp_path, "kernel=estimated"))
+    renamed = eval_config(tmp_path, "kernel=estimated", "estimator=kernelgan_fkp", "estimator.name=mine")
+    assert identity(renamed) == identity(fkp) and evaluation.estimator_name(renamed) == "mine"
+    assert evaluation.estimator_name(eval_config(tmp_path, "estimator=kernelgan_fkp")) == ""  # kernel=bicubic
