@@ -30,7 +30,7 @@ from zssr.api import compose_config, data_dir
 from zssr.datasets import list_images
 from zssr.degradations import degrade, image_seed
 from zssr.kernelgan import estimate_kernel
-from zssr.kernels import bicubic_kernel, for_scale, kernel_error
+from zssr.kernels import bicubic_kernel, kernel_error
 
 DATA = data_dir()
 
@@ -70,8 +70,7 @@ def main() -> int:
         seed = image_seed(args.seed, "bsd100", ref.name, args.degradation, scale)  # exactly as evaluate.py seeds it
         deg = degrade(image.rgb, args.scale, args.degradation, seed)
         est = estimate_kernel(deg.lr, (scale, scale), cfg, seed=args.seed)
-        # the GAN's kernel at this scale, also when the estimate was rejected as too wide
-        gan = for_scale(est.kernel_x2, (scale, scale)) if est.kernel_x2 is not None else None
+        gan = est.kernel if est.kernel is not None else est.rejected  # also when rejected as too wide
         row = {"image": ref.name, "bicubic_error": kernel_error(bicubic_kernel(args.scale), deg.kernel),
                "estimated_error": kernel_error(gan, deg.kernel) if gan is not None else None,
                "native_sharpness": est.native_sharpness, "rejected": est.kernel is None,

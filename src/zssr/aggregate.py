@@ -23,9 +23,9 @@ import numpy as np
 
 from zssr.reference import paper_value
 from zssr.results import write_json
+from zssr.table import OPTIONAL, with_optional
 
 KEY = ("dataset", "degradation", "kernel", "estimator", "scale", "method")
-OPTIONAL = {"estimator"}  # older metrics.csv files lack it
 
 
 def collect(dirs: list[Path]) -> list[dict[str, str]]:
@@ -34,10 +34,9 @@ def collect(dirs: list[Path]) -> list[dict[str, str]]:
         for path in sorted(d.rglob("metrics.csv")):
             with open(path, newline="") as fh:
                 reader = csv.DictReader(fh)
-                if not set((*KEY, "image")) - OPTIONAL <= set(reader.fieldnames or ()):
+                if not set((*KEY, "image")) - set(OPTIONAL) <= set(reader.fieldnames or ()):
                     continue  # a training-curve log (per-image csv/, kernelgan/), not an evaluate table
-                for row in reader:
-                    row = {"estimator": "", **row}
+                for row in map(with_optional, reader):
                     rows[tuple(row[k] for k in (*KEY, "image"))] = row
     return list(rows.values())
 

@@ -22,7 +22,12 @@ from zssr.results import replace_file
 COLUMNS = ["dataset", "degradation", "kernel", "estimator", "scale", "image", "method", "psnr", "ssim", "psnr_rgb",
            "seconds", "iterations", "kernel_error", "estimation_seconds"]
 NUMBERS = COLUMNS[7:]
-OPTIONAL = {"estimator"}  # files written before it was a column hold one estimator's (or no estimated) kernels
+OPTIONAL = ("estimator",)  # files written before it was a column hold one estimator's (or no estimated) kernels
+
+
+def with_optional(row: dict[str, str]) -> dict[str, str]:
+    """A row read from a file, with the :data:`OPTIONAL` columns an older file lacks set empty."""
+    return {**dict.fromkeys(OPTIONAL, ""), **row}
 
 
 class MetricsFile:
@@ -45,7 +50,7 @@ class MetricsFile:
             if missing:
                 raise ZSSRError(f"{self.path} is not a metrics file of this project (no column "
                                 f"{', '.join(missing)}); {hint}")
-            rows = [{"estimator": "", **row} for row in reader]
+            rows = [with_optional(row) for row in reader]
         for line, row in enumerate(rows, start=2):
             if None in row or None in row.values() or not row["image"] or not row["method"] or not all(
                     _is_number(row[k]) for k in NUMBERS):
