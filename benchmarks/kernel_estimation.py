@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="GAN iterations (default: the config's)")
     parser.add_argument("--keep", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--starts", type=int, default=None, help="GAN starts per image (default: the config's)")
     parser.add_argument("--estimator", default="kernelgan", help="estimator config (conf/estimator)")
     parser.add_argument("--degradation", default="random_kernel",
                         choices=["random_kernel", "kernelgan_kernel", "motion_defocus"])
@@ -54,7 +55,8 @@ def main() -> int:
         print(f"error: BSD100 not found under {DATA} (set ZSSR_DATA_DIR)", file=sys.stderr)
         return 1
     overrides = [f"estimator.{k}={v}" for k, v in (("max_steps", args.steps), ("keep", args.keep),
-                                                    ("threads", args.threads)) if v is not None]
+                                                    ("threads", args.threads),
+                                                    ("starts", args.starts)) if v is not None]
     cfg = compose_config([f"estimator={args.estimator}", *overrides, *args.overrides], config_name="evaluate").estimator
     root = str(DATA / "bsd100" / "HR")
     if args.held_out:
@@ -74,7 +76,8 @@ def main() -> int:
         row = {"image": ref.name, "bicubic_error": kernel_error(bicubic_kernel(args.scale), deg.kernel),
                "estimated_error": kernel_error(gan, deg.kernel) if gan is not None else None,
                "native_sharpness": est.native_sharpness, "rejected": est.kernel is None,
-               "seconds": est.seconds, "iterations": est.iterations, "fallback": est.fallback_reason}
+               "seconds": est.seconds, "iterations": est.iterations, "fallback": est.fallback_reason,
+               "seed": est.seed, "starts": [_start(c, deg.kernel) for c in est.candidates]}
         row["used_error"] = row["bicubic_error"] if row["rejected"] else row["estimated_error"]
         rows.append(row)
         print(f"{ref.name:>8} {row['estimated_error'] or float('nan'):10.3f} {row['bicubic_error']:8.3f} "
@@ -99,6 +102,14 @@ def main() -> int:
     out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
     print(f"wrote {out}")
     return 0
+
+
+def _start(est, truth: np.ndarray) -> dict:
+    """One start's estimate: its seed, error, native sharpness and x2 kernel (to compare ways of choosing offline)."""
+    if est.kernel is None:
+        return {"seed": est.seed, "error": None, "native_sharpness": None, "kernel_x2": None}
+    return {"seed": est.seed, "error": kernel_error(est.kernel, truth), "native_sharpness": est.native_sharpness,
+            "kernel_x2": np.round(est.kernel_x2, 6).tolist()}
 
 
 if __name__ == "__main__":

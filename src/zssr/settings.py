@@ -100,6 +100,7 @@ RULES: dict[str, Any] = {
     "estimator.max_steps": Number(1),
     "estimator.crop_size": Number(32),  # the generator's 13x13 kernel and the 7x7 discriminator need room
     "estimator.keep": Number(1),
+    "estimator.starts": Number(1),
     "estimator.sharpness_limit": Number(0, integer=False, optional=True),
     "estimator.threads": Number(1, optional=True),
     "estimator.module.prior": OneOf((True, False)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from zssr.kernelgan.data import KernelGANDataModule
 from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, unusable
 from zssr.kernelgan.module import KernelGANModule
-from zssr.kernels import for_scale, recentre, zero_negligible
+from zssr.kernels import for_scale, kernel_error, recentre, zero_negligible
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ class Estimate:
     fallback_reason: str | None = None
     native_sharpness: float | None = None  # :func:`sharpness_ratio` over the estimate's :func:`kernel_passband`
     rejected: np.ndarray | None = None  # an estimate turned down as too wide for the image (``kernel`` is then None)
+    seed: int = 0  # the start this estimate came from
+    candidates: list[Estimate] = field(default_factory=list)  # every start's estimate (``estimator.starts``)
 
 
 def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, loggers: list | None = None,
@@ -55,13 +57,19 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(min(int(threads), previous_threads))
+    ratio = sharpness_ratio(image)
+    candidates = []
     try:
-        est = _estimate(image, scale, cfg, crop, loggers, progress, seed)
+        for start in range(int(cfg.starts)):
+            est = _estimate(image, scale, cfg, crop, loggers if start == 0 else None, progress, seed + start)
+            if est.kernel is not None:
+                est = replace(est, native_sharpness=ratio / kernel_passband(est.kernel, scale))
+            candidates.append(est)
     finally:
         torch.set_num_threads(previous_threads)
+    est = replace(choose(candidates), candidates=candidates, seconds=sum(c.seconds for c in candidates))
     if est.kernel is None:
         return est
-    est = replace(est, native_sharpness=sharpness_ratio(image) / kernel_passband(est.kernel, scale))
     limit = cfg.sharpness_limit
     if limit is not None and est.native_sharpness > float(limit):
         reason = (f"the image is sharper than the estimated kernel allows (native sharpness "
@@ -87,9 +95,20 @@ def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: i
     if not np.all(np.isfinite(raw)) or raw.sum() <= 0:
         reason = f"the estimate did not converge (its weights sum to {raw.sum():.3g})"
         warnings.warn(f"kernel estimation failed: {reason}; using the bicubic kernel", stacklevel=2)
-        return Estimate(kernel=None, fallback_reason=reason)
+        return Estimate(kernel=None, fallback_reason=reason, seed=seed)
     k2 = recentre(zero_negligible(raw, int(cfg.keep)), (2.0, 2.0))
     kernel = for_scale(k2, scale)
     seconds = time.perf_counter() - started
     log.info("kernel estimated in %.1f s (%d iterations): %dx%d", seconds, module.iteration, *kernel.shape)
-    return Estimate(kernel=kernel, kernel_x2=k2, seconds=seconds, iterations=module.iteration)
+    return Estimate(kernel=kernel, kernel_x2=k2, seconds=seconds, iterations=module.iteration, seed=seed)
+
+
+def choose(candidates: list[Estimate]) -> Estimate:
+    """The estimate to use among the starts': the medoid (the one closest to the others by symmetric kernel error),
+    so one start that collapsed or ran wide is outvoted."""
+    good = [c for c in candidates if c.kernel is not None]
+    if len(good) < 3:
+        return (good or candidates)[0]
+    def spread(c: Estimate) -> float:
+        return sum(kernel_error(c.kernel_x2, o.kernel_x2) + kernel_error(o.kernel_x2, c.kernel_x2) for o in good)
+    return min(good, key=spread)
