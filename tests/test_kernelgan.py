@@ -100,6 +100,30 @@ def test_gan_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
     assert np.array_equal(again.kernel, est.kernel)
 
 
+def test_several_starts_each_have_their_seed_and_the_medoid_is_used(blurred_photo):
+    lr, truth = blurred_photo
+    one = estimate_kernel(lr, (2.0, 2.0), quick(max_steps=100), seed=5)
+    est = estimate_kernel(lr, (2.0, 2.0), quick(max_steps=100, starts=3), seed=5)
+    assert [c.seed for c in est.candidates] == [5, 6, 7] and one.candidates[0].seed == 5
+    assert np.array_equal(est.candidates[0].kernel, one.kernel)  # start 0 is the single-start estimate
+    assert est.seconds == pytest.approx(sum(c.seconds for c in est.candidates))
+    assert any(np.array_equal(est.kernel, c.kernel) for c in est.candidates)
+
+
+def test_the_medoid_outvotes_one_collapsed_start():
+    from zssr.kernelgan.estimate import Estimate, choose
+
+    def starts(*variances):
+        return [Estimate(kernel=gaussian(v), kernel_x2=gaussian(v), seed=i) for i, v in enumerate(variances)]
+
+    assert choose(starts(0.05, 2.0, 2.3)).seed in (1, 2)  # a near-delta start, wherever it comes, is outvoted
+    assert choose(starts(2.0, 0.05, 2.3)).seed in (0, 2)
+    assert choose(starts(1.0, 2.0, 3.0)).seed == 1  # the one in the middle
+    assert choose(starts(0.05, 2.0)).seed == 0  # too few to vote: the first start
+    failed = [Estimate(kernel=None, seed=0), *starts(2.0, 2.3)[1:], *starts(9, 9, 2.1)[2:]]
+    assert choose(failed).kernel is not None
+
+
 def gaussian(variance: float, side: int = 15) -> np.ndarray:
     yy, xx = np.mgrid[:side, :side] - kernel_centre(side, 2)
     g = np.exp(-(yy**2 + xx**2) / (2 * variance))
@@ -195,16 +219,23 @@ def test_estimate_only_writes_the_kernel_and_its_score(tmp_path, blurred_photo, 
     assert capsys.readouterr().out.strip().endswith("blurred_kernel_estimated.mat")
 
 
-@pytest.mark.parametrize("scale, side", [("4", 37), ("2.5", None)])  # x4: 3n - 2 - 2 (n // 2) for n = 19
-def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side):
+@pytest.mark.parametrize("scale, side, starts", [("4", 37, 1), ("2.5", None, 3)])  # x4: 3n - 2 - 2 (n // 2), n = 19
+def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side, starts):
     photo = open_input("skimage:astronaut")
     save_image(tmp_path / "astronaut.png", photo.rgb[:, :192, 160:352], photo)  # the face: texture for the GAN
     cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 'astronaut.png'}", f"scale={scale}",
                           "kernel=estimated",
-                          "estimator.max_steps=150", "inference.back_projection_iters=1",
+                          "estimator.max_steps=150", "inference.back_projection_iters=1", f"estimator.starts={starts}",
                           "estimator.sharpness_limit=null"],  # the sharp photo would reject the estimate
                          output_dir=tmp_path)
     result = train(cfg)
+    recorded = result["kernel_estimation"]["starts"]
+    if starts == 1:
+        assert recorded is None
+    else:  # each start in result.json, the one used marked
+        assert [r["seed"] for r in recorded] == [1234, 1235, 1236] and sum(r["used"] for r in recorded) == 1
+        used = next(r for r in recorded if r["used"])  # 150 steps: some starts may not converge, never the one used
+        assert used["native_sharpness"] > 0
     s = float(scale)
     assert result["kernel"] == "estimated" and result["output_size"] == [math.ceil(192 * s)] * 2
     assert result["son_noise_std"] == 0.0125 and result["back_projection_iters"] == [1]  # robust to a wrong guess

@@ -38,6 +38,11 @@ def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, fl
     native = est.native_sharpness
     record = KernelEstimation(seconds=round(est.seconds, 3), iterations=est.iterations, fallback=est.fallback_reason,
                               native_sharpness=native and round(native, 4))
+    if len(est.candidates) > 1:
+        record.starts = [{"seed": c.seed, "used": c.seed == est.seed,
+                          "native_sharpness": c.native_sharpness and round(c.native_sharpness, 4),
+                          "kernel_error": None if c.kernel is None else _error(c.kernel, true_kernel)}
+                         for c in est.candidates]
     integer = scale[0] == scale[1] and float(scale[0]).is_integer()
     if true_kernel is not None and integer:
         record.bicubic_kernel_error = _error(bicubic_kernel(int(scale[0])), true_kernel)

@@ -39,6 +39,7 @@ class KernelEstimation:
     kernel_error: float | None = None  # of the kernel ZSSR used (bicubic's when the estimate was rejected)
     rejected_kernel_error: float | None = None
     bicubic_kernel_error: float | None = None  # for reference (integer scales)
+    starts: list[dict] | None = None  # estimator.starts > 1: each start's seed, native sharpness, error, whether used
 
 
 @dataclass
