@@ -46,7 +46,8 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     ``Estimate(kernel=None)``, i.e. bicubic. So does an estimate too wide to have made the image: the GAN
     overestimates kernels narrower than bicubic, and then the image's sharpness with the estimate's blur taken out
     (:func:`sharpness_ratio` / :func:`kernel_passband`) is above ``sharpness_limit``, more than natural images have
-    (None turns the check off).
+    (None turns the check off). With ``starts`` > 1 the GAN runs from seeds ``seed``, ``seed + 1``, ... (``loggers``
+    get the first start's losses), :func:`choose` picks among them, and the check applies to its choice.
     """
     crop = int(cfg.crop_size)
     reason = unusable(image, crop)
