@@ -45,12 +45,13 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad sharpness limit": (["input=skimage:chelsea", "kernel=estimated", "estimator.sharpness_limit=sharp"],
                                 "estimator.sharpness_limit must be"),
         "bad batching": (["input=skimage:chelsea", "inference.batch_variants=maybe"], "batch_variants must be"),
+        "bad starts": (["input=skimage:chelsea", "kernel=estimated", "estimator.starts=0"], "estimator.starts must be"),
     }
 
 
 CASES = ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel", "NaN kernel", "missing gt",
          "bad precision", "bad crop", "bad BP list", "bad net", "bad estimator", "bad son noise",
-         "bad sharpness limit", "bad batching"]
+         "bad sharpness limit", "bad batching", "bad starts"]
 
 
 @pytest.fixture(scope="module")
