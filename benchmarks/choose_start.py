@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 
+from zssr.kernelgan.estimate import Estimate, choose
 from zssr.kernels import kernel_error
 
 
@@ -30,8 +31,8 @@ def rules(row: dict, args: argparse.Namespace) -> dict[str, float]:
     def used(i: int) -> float:
         return bicubic if starts[i]["native_sharpness"] > args.limit else starts[i]["error"]
 
-    def medoid(pool: list[int]) -> int:
-        return min(pool, key=lambda i: sum(dist[i][j] for j in pool))
+    def medoid(pool: list[int]) -> int:  # the rule estimator.starts uses
+        return choose([Estimate(kernel=kernels[i], kernel_x2=kernels[i], seed=i) for i in pool]).seed
 
     def nearest(pool: list[int]) -> int:
         return min(pool, key=lambda i: min([dist[i][j] for j in pool if j != i] or [0]))

@@ -69,7 +69,8 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     finally:
         torch.set_num_threads(previous_threads)
     est = replace(choose(candidates), candidates=candidates, seconds=sum(c.seconds for c in candidates))
-    if est.kernel is None:
+    if est.kernel is None:  # no start converged (a start that failed beside one that did is only in ``candidates``)
+        warnings.warn(f"kernel estimation failed: {est.fallback_reason}; using the bicubic kernel", stacklevel=2)
         return est
     limit = cfg.sharpness_limit
     if limit is not None and est.native_sharpness > float(limit):
@@ -95,7 +96,6 @@ def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: i
     raw = module.raw_kernel()
     if not np.all(np.isfinite(raw)) or raw.sum() <= 0:
         reason = f"the estimate did not converge (its weights sum to {raw.sum():.3g})"
-        warnings.warn(f"kernel estimation failed: {reason}; using the bicubic kernel", stacklevel=2)
         return Estimate(kernel=None, fallback_reason=reason, seed=seed)
     k2 = recentre(zero_negligible(raw, int(cfg.keep)), (2.0, 2.0))
     kernel = for_scale(k2, scale)
