@@ -110,6 +110,26 @@ def test_several_starts_each_have_their_seed_and_the_medoid_is_used(blurred_phot
     assert any(np.array_equal(est.kernel, c.kernel) for c in est.candidates)
 
 
+def test_a_start_that_does_not_converge_counts_its_time_and_the_others_are_used(blurred_photo, monkeypatch):
+    from zssr.kernelgan.module import KernelGANModule
+
+    calls, raw_kernel = [], KernelGANModule.raw_kernel
+
+    def second_start_diverges(self):
+        calls.append(1)
+        raw = raw_kernel(self)
+        return raw * np.nan if len(calls) == 2 else raw
+
+    monkeypatch.setattr(KernelGANModule, "raw_kernel", second_start_diverges)
+    lr, _ = blurred_photo
+    est = estimate_kernel(lr, (2.0, 2.0), quick(max_steps=60, starts=3), seed=5)
+    failed = est.candidates[1]
+    assert failed.kernel is None and "did not converge" in failed.fallback_reason
+    assert failed.seconds > 0 and failed.iterations > 0  # its time is part of the estimation's
+    assert est.seconds == pytest.approx(sum(c.seconds for c in est.candidates))
+    assert est.seed == 5 and est.kernel is not None  # two converged starts: too few to vote, the first is used
+
+
 def test_the_medoid_outvotes_one_collapsed_start():
     from zssr.kernelgan.estimate import Estimate, choose
 

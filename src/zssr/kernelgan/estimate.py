@@ -94,12 +94,12 @@ def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: i
         torch.manual_seed(seed)
         trainer.fit(module, datamodule=data)
     raw = module.raw_kernel()
+    seconds = time.perf_counter() - started  # a start that fails took its time too
     if not np.all(np.isfinite(raw)) or raw.sum() <= 0:
         reason = f"the estimate did not converge (its weights sum to {raw.sum():.3g})"
-        return Estimate(kernel=None, fallback_reason=reason, seed=seed)
+        return Estimate(kernel=None, fallback_reason=reason, seed=seed, seconds=seconds, iterations=module.iteration)
     k2 = recentre(zero_negligible(raw, int(cfg.keep)), (2.0, 2.0))
     kernel = for_scale(k2, scale)
-    seconds = time.perf_counter() - started
     log.info("kernel estimated in %.1f s (%d iterations): %dx%d", seconds, module.iteration, *kernel.shape)
     return Estimate(kernel=kernel, kernel_x2=k2, seconds=seconds, iterations=module.iteration, seed=seed)
 
