@@ -2,6 +2,7 @@
 down-model, and the GAN recovers a known kernel from an LR image far better than assuming bicubic."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -128,6 +129,32 @@ def test_a_start_that_does_not_converge_counts_its_time_and_the_others_are_used(
     assert failed.seconds > 0 and failed.iterations > 0  # its time is part of the estimation's
     assert est.seconds == pytest.approx(sum(c.seconds for c in est.candidates))
     assert est.seed == 5 and est.kernel is not None  # two converged starts: too few to vote, the first is used
+
+
+def test_the_sharpness_limit_is_chosen_per_sr_factor():
+    from zssr.settings import Number, PerScale, for_factor
+
+    limits = {"x2": 1.58, "x4": 0.8}
+    assert [for_factor(limits, (s, s)) for s in (1.5, 2.0, 3.0, 4.0, 8.0)] == [1.58, 1.58, 1.58, 0.8, 0.8]
+    assert for_factor(limits, (2.0, 4.0)) == 0.8  # the larger factor of an anisotropic scale
+    assert for_factor(1.3, (4.0, 4.0)) == 1.3 and for_factor(None, (4.0, 4.0)) is None
+    shipped = compose_config(["kernel=estimated"]).estimator.sharpness_limit
+    assert for_factor(shipped, (2.0, 2.0)) == 1.58
+    assert PerScale(Number(0, integer=False)).problem({}) == "must not be an empty mapping"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("estimator.sharpness_limit.x4=-1", "estimator.sharpness_limit must be a number >= 0 at x4"),
+    ("+estimator.sharpness_limit.big=1", "keys must name SR factors like x2 or x4 (got 'big')"),
+])
+def test_bad_per_factor_limits_are_one_line(override, message):
+    from zssr.errors import ZSSRError
+    from zssr.settings import check_settings
+
+    with pytest.raises(ZSSRError, match=re.escape(message)):
+        check_settings(compose_config(["kernel=estimated", override]))
+    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=1.2"]))  # one for every factor
+    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=null"]))  # off
 
 
 def test_the_medoid_outvotes_one_collapsed_start():

@@ -63,6 +63,45 @@ class Numbers:
         return None
 
 
+@dataclass(frozen=True)
+class PerScale:
+    """One :class:`Number` for every SR factor, or a mapping ``x<factor>: number`` (e.g. ``{x2: 1.58, x4: 0.9}``)."""
+
+    each: Number
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, (DictConfig, dict)):
+            return self.each.problem(value)
+        if not value:
+            return "must not be an empty mapping"
+        for key, one in value.items():
+            if factor_key(key) is None:
+                return f"keys must name SR factors like x2 or x4 (got {key!r})"
+            problem = self.each.problem(one)
+            if problem:
+                return f"{problem} at {key}"
+        return None
+
+
+def factor_key(key: Any) -> float | None:
+    """``'x2'`` -> 2.0; None if ``key`` does not name an SR factor > 1."""
+    try:
+        factor = float(str(key)[1:]) if str(key).startswith("x") else None
+    except ValueError:
+        return None
+    return factor if factor is not None and math.isfinite(factor) and factor > 1 else None
+
+
+def for_factor(value: Any, scale: tuple[float, float]) -> Any:
+    """The entry of a :class:`PerScale` setting for an SR factor: the one for the largest factor at or below the run's
+    (the smallest listed when all are above it); a plain value applies to every factor."""
+    if not isinstance(value, (DictConfig, dict)):
+        return value
+    entries = sorted((factor_key(k), v) for k, v in value.items())
+    at_or_below = [v for f, v in entries if f <= max(scale) + 1e-9]
+    return at_or_below[-1] if at_or_below else entries[0][1]
+
+
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "32", "32-true", "bf16-mixed", "16-mixed")
 AUTO_OR_BOOL = OneOf(("auto", True, False))
 
@@ -101,7 +140,7 @@ RULES: dict[str, Any] = {
     "estimator.crop_size": Number(32),  # the generator's 13x13 kernel and the 7x7 discriminator need room
     "estimator.keep": Number(1),
     "estimator.starts": Number(1),
-    "estimator.sharpness_limit": Number(0, integer=False, optional=True),
+    "estimator.sharpness_limit": PerScale(Number(0, integer=False, optional=True)),
     "estimator.threads": Number(1, optional=True),
     "estimator.module.prior": OneOf((True, False)),
 }

@@ -16,6 +16,7 @@ from zssr.kernelgan.data import KernelGANDataModule
 from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, unusable
 from zssr.kernelgan.module import KernelGANModule
 from zssr.kernels import for_scale, kernel_error, recentre, zero_negligible
+from zssr.settings import for_factor
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
 
     ``cfg`` is the ``estimator`` config node: ``max_steps`` (iterations), ``crop_size``, ``keep`` (values kept by the
     clean-up), ``threads`` (at most this many CPU threads; the GAN's convolutions are too small to gain from more, and
-    extra threads only contend with parallel jobs), ``sharpness_limit``, the :class:`KernelGANModule` under ``module``
+    extra threads only contend with parallel jobs), ``sharpness_limit`` (one for every SR factor or one per factor,
+    :func:`~zssr.settings.for_factor`), the :class:`KernelGANModule` under ``module``
     and its Lightning ``trainer``. Images the GAN cannot learn from give a warning and
     ``Estimate(kernel=None)``, i.e. bicubic. So does an estimate too wide to have made the image: the GAN
     overestimates kernels narrower than bicubic, and then the image's sharpness with the estimate's blur taken out
@@ -72,7 +74,7 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     if est.kernel is None:  # no start converged (a start that failed beside one that did is only in ``candidates``)
         warnings.warn(f"kernel estimation failed: {est.fallback_reason}; using the bicubic kernel", stacklevel=2)
         return est
-    limit = cfg.sharpness_limit
+    limit = for_factor(cfg.sharpness_limit, scale)
     if limit is not None and est.native_sharpness > float(limit):
         reason = (f"the image is sharper than the estimated kernel allows (native sharpness "
                   f"{est.native_sharpness:.2f} > estimator.sharpness_limit {float(limit):g}), so it is too wide")
