@@ -31,6 +31,7 @@ from zssr.datasets import list_images
 from zssr.degradations import degrade, image_seed
 from zssr.kernelgan import estimate_kernel
 from zssr.kernels import bicubic_kernel, kernel_error
+from zssr.settings import for_factor
 
 DATA = data_dir()
 
@@ -90,7 +91,8 @@ def main() -> int:
                "median_seconds": statistics.median(r["seconds"] for r in rows), "fallbacks": len(rows) - len(errors),
                "rejected": sum(r["rejected"] and r["estimated_error"] is not None for r in rows),
                "torch_threads": torch.get_num_threads(),
-               "settings": {k: cfg[k] for k in ("max_steps", "keep", "sharpness_limit")},
+               "settings": {"max_steps": cfg.max_steps, "keep": cfg.keep,  # the limit that applied at this scale
+                            "sharpness_limit": for_factor(cfg.sharpness_limit, (float(args.scale),) * 2)},
                "estimator": args.estimator, "degradation": args.degradation, "scale": args.scale,
                "held_out": args.held_out,
                "overrides": args.overrides}
