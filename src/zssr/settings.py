@@ -97,7 +97,7 @@ def for_factor(value: Any, scale: tuple[float, float]) -> Any:
     (the smallest listed when all are above it); a plain value applies to every factor."""
     if not isinstance(value, (DictConfig, dict)):
         return value
-    entries = sorted((factor_key(k), v) for k, v in value.items())
+    entries = sorted(((factor_key(k), v) for k, v in value.items()), key=lambda e: e[0])
     at_or_below = [v for f, v in entries if f <= max(scale) + 1e-9]
     return at_or_below[-1] if at_or_below else entries[0][1]
 
