@@ -54,12 +54,17 @@ def rules(row: dict, args: argparse.Namespace) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="JSON written by kernel_estimation.py --starts N")
-    parser.add_argument("--limit", type=float, default=1.58, help="the too-wide check (estimator.sharpness_limit)")
+    parser.add_argument("--limit", type=float, default=None,
+                        help="the too-wide check (default: the estimator.sharpness_limit the results ran with)")
     parser.add_argument("--low", type=float, default=0.228, help="lowest native sharpness with a true kernel")
     parser.add_argument("--median", type=float, default=0.62, help="median native sharpness with a true kernel")
     args = parser.parse_args()
+    results = json.load(open(args.results))
+    if args.limit is None:
+        args.limit = results["summary"]["settings"]["sharpness_limit"]
+        args.limit = math.inf if args.limit is None else args.limit  # the check was off
     scores: dict[str, list[float]] = {}
-    for row in json.load(open(args.results))["rows"]:
+    for row in results["rows"]:
         for rule, error in rules(row, args).items():
             scores.setdefault(rule, []).append(error)
     base = scores["the bicubic kernel"]

@@ -132,7 +132,7 @@ def test_a_start_that_does_not_converge_counts_its_time_and_the_others_are_used(
 
 
 def test_the_sharpness_limit_is_chosen_per_sr_factor():
-    from zssr.settings import Number, PerScale, for_factor
+    from zssr.settings import Number, PerScale, check_settings, for_factor
 
     limits = {"x2": 1.58, "x4": 0.8}
     assert [for_factor(limits, (s, s)) for s in (1.5, 2.0, 3.0, 4.0, 8.0)] == [1.58, 1.58, 1.58, 0.8, 0.8]
@@ -141,6 +141,8 @@ def test_the_sharpness_limit_is_chosen_per_sr_factor():
     shipped = compose_config(["kernel=estimated"]).estimator.sharpness_limit
     assert for_factor(shipped, (2.0, 2.0)) == 1.58
     assert PerScale(Number(0, integer=False)).problem({}) == "must not be an empty mapping"
+    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=1.2"]))  # one for every factor
+    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=null"]))  # off
 
 
 @pytest.mark.parametrize("override, message", [
@@ -153,8 +155,6 @@ def test_bad_per_factor_limits_are_one_line(override, message):
 
     with pytest.raises(ZSSRError, match=re.escape(message)):
         check_settings(compose_config(["kernel=estimated", override]))
-    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=1.2"]))  # one for every factor
-    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=null"]))  # off
 
 
 def test_the_medoid_outvotes_one_collapsed_start():
