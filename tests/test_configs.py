@@ -5,9 +5,11 @@ import torch
 from hydra.utils import instantiate
 
 from zssr.api import compose_config
+from zssr.errors import ZSSRError
 from zssr.lr_policy import LinearFitLRPolicy
 from zssr.module import ZSSRModule
 from zssr.pipeline import train
+from zssr.settings import check_settings
 
 from conftest import tiny_overrides
 
@@ -44,3 +46,21 @@ def test_lr_policy_reduces_and_stops_a_real_trainer(tmp_path, small_photo):
     result = train(compose_config(overrides, output_dir=tmp_path))
     assert result["iterations"] == 90
     assert result["final_lr"] == pytest.approx(1e-6)
+
+
+def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
+    """With the learning rate cut at steps 30, 60 and 90 (as above), crops are 16, then 24, then 32 pixels wide: the
+    crop pixels trained on are those of 30 steps at each size, give or take the batch already made when a cut lands."""
+    overrides = [*tiny_overrides(1000), f"input={small_photo}", "trainer.val_check_interval=10",
+                 "callbacks.lr_policy.check_every=10", "callbacks.lr_policy.n_points=3",
+                 "callbacks.lr_policy.min_steps_between=20", "callbacks.lr_policy.ratio=0",
+                 "inference.back_projection_iters=0", "inference.rotations=false", "inference.flips=false",
+                 "data.crop_schedule=[16,24,32]"]
+    result = train(compose_config(overrides, output_dir=tmp_path))
+    assert result["iterations"] == 90
+    pixels = result["steps"][0]["train_pixels"]
+    exact = 30 * (16**2 + 24**2 + 32**2)
+    assert exact - 2 * (24**2 - 16**2 + 32**2 - 24**2) <= pixels <= exact, pixels
+    with pytest.raises(ZSSRError, match="data.crop_schedule must be integers >= 8"):
+        check_settings(compose_config(["data.crop_schedule=[64,4]"]))
+    check_settings(compose_config(["data.crop_schedule=64"]))

@@ -253,13 +253,17 @@ class FatherSonDataModule(pl.LightningDataModule):
     ``kernel`` (or None for bicubic), ``extra_fathers`` (earlier outputs), ``seed``.
     Config arguments: crop size, noise, augmentation switches, the father pool's shape, the augmentation
     (``augment``: ``dihedral`` or ``affine``, with ``affine``'s settings) and the size cap of the reconstruction test.
+    ``crop_schedule``: crop sizes by learning-rate phase (the first while the learning rate is at its start, the next
+    after its first cut, ...; the last one repeats), applied by :class:`zssr.callbacks.CropSchedule`; None keeps
+    ``crop_size`` throughout.
     """
 
     def __init__(self, image: torch.Tensor, scale: Sequence[float], kernel: torch.Tensor | None = None,
                  extra_fathers: Sequence[Father] = (), seed: int = 0, crop_size: int = 128, noise_std: float = 0.0,
                  rotations: bool = True, flips: bool = True, min_scale: float = 0.5, n_copies: int = 10,
                  father_rule: str = "size", test_max_side: int | None = None, augment: str = "dihedral",
-                 affine: dict | None = None, pin_memory: bool = False) -> None:
+                 affine: dict | None = None, pin_memory: bool = False,
+                 crop_schedule: Sequence[int] | None = None) -> None:
         super().__init__()
         if augment not in ("dihedral", "affine"):
             raise ValueError(f"unknown augmentation '{augment}' (dihedral or affine)")
@@ -270,6 +274,15 @@ class FatherSonDataModule(pl.LightningDataModule):
         self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed, warp)
         self.val_set = ReconstructionSet(image, scale, kernel, test_max_side)
         self.pin_memory = pin_memory
+        if crop_schedule is not None and not isinstance(crop_schedule, Sequence):
+            crop_schedule = [crop_schedule]
+        self.crop_schedule = [int(c) for c in crop_schedule] if crop_schedule else None
+        self.enter_phase(0)
+
+    def enter_phase(self, phase: int) -> None:
+        """Use the crop size of learning-rate phase ``phase`` (0: the starting learning rate) from the next crop on."""
+        if self.crop_schedule:
+            self.train_set.crop_size = self.crop_schedule[min(phase, len(self.crop_schedule) - 1)]
 
     def train_dataloader(self) -> DataLoader:
         # batch 1 as in the paper; made in the main process (the crops are cheap; workers would steal the cores)

@@ -52,14 +52,19 @@ class OneOf:
 
 @dataclass(frozen=True)
 class Numbers:
-    """One :class:`Number` or a list of them (one per gradual step)."""
+    """One :class:`Number` or a list of them (one per ``per``: gradual step, learning-rate phase); null allowed when
+    ``optional``."""
 
     each: Number
+    per: str = "gradual step"
+    optional: bool = False
 
     def problem(self, value: Any) -> str | None:
+        if self.optional and value is None:
+            return None
         values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
         if not values or any(self.each.problem(v) for v in values):
-            return f"must be integers >= {self.each.low:g} (one, or one per gradual step)"
+            return f"must be integers >= {self.each.low:g} (one, or one per {self.per})"
         return None
 
 
@@ -114,6 +119,7 @@ RULES: dict[str, Any] = {
     "max_input_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
     "data.crop_size": Number(8),
+    "data.crop_schedule": Numbers(Number(8), per="learning-rate phase", optional=True),
     "data.noise_std": Number(0, integer=False),
     "data.test_max_side": Number(16, optional=True),
     "data.min_scale": Number(0, 1, integer=False, open_low=True),
