@@ -315,3 +315,34 @@ def test_a_guessed_kernel_gets_noisy_sons_and_light_back_projection(overrides, m
     plan = kernel_plan(cfg, mode, kernel)
     assert plan.son_noise_std == noise and plan.cap(per_step(cfg.inference.back_projection_iters, 1)) == [bp]
     assert plan.train_rotations == plan.ensemble_flips == (kernel is None)
+
+
+def test_the_spectral_estimate_widens_with_the_blur_and_beats_bicubic():
+    """``estimator=spectral``: on one photo blurred by isotropic Gaussians of growing variance, the estimate's width
+    grows with the blur's, and where the blur is wider than bicubic's the estimate is far closer to it than the bicubic
+    kernel is."""
+    from zssr.degradations import gaussian_covariance_kernel
+
+    cfg = compose_config(["kernel=estimated", "estimator=spectral"]).estimator
+    hr = open_input("skimage:astronaut").rgb[:, :256, :256].double()
+    widths = []
+    for variance in (0.5, 1.5, 4.0):
+        truth = gaussian_covariance_kernel(np.array([variance, variance]), 0.0, 15, 2)
+        lr = (kernel_downscale(hr, torch.as_tensor(truth), 2).clamp(0, 1) * 255).round() / 255
+        est = estimate_kernel(lr.float(), (2.0, 2.0), cfg)
+        assert est.kernel is not None and est.iterations == 0 and est.native_sharpness == pytest.approx(0.62, rel=0.1)
+        if variance > 1:
+            assert kernel_error(est.kernel, truth) < 0.5 * kernel_error(bicubic_kernel(2), truth)
+        k = est.kernel / est.kernel.sum()
+        widths.append(float((k * ((np.arange(k.shape[0]) - com(k)[0]) ** 2)[:, None]).sum()))
+    assert widths[0] < widths[1] < widths[2]
+
+
+def test_bad_spectral_settings_are_one_line():
+    from zssr.errors import ZSSRError
+    from zssr.settings import check_settings
+
+    for override, message in [("estimator.method=guess", "estimator.method must be one of gan, spectral"),
+                              ("estimator.native_target=-1", "estimator.native_target must be a number > 0")]:
+        with pytest.raises(ZSSRError, match=re.escape(message)):
+            check_settings(compose_config(["kernel=estimated", "estimator=spectral", override]))

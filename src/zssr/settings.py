@@ -149,6 +149,8 @@ RULES: dict[str, Any] = {
     "estimator.sharpness_limit": PerScale(Number(0, integer=False, optional=True)),
     "estimator.threads": Number(1, optional=True),
     "estimator.module.prior": OneOf((True, False)),
+    "estimator.method": OneOf(("gan", "spectral")),
+    "estimator.native_target": PerScale(Number(0, integer=False, optional=True, open_low=True)),
 }
 
 

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from zssr.kernelgan.data import KernelGANDataModule
 from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, unusable
 from zssr.kernelgan.module import KernelGANModule
+from zssr.kernelgan.spectral import spectral_kernel
 from zssr.kernels import for_scale, kernel_error, recentre, zero_negligible
 from zssr.settings import for_factor
 
@@ -50,12 +51,17 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     (:func:`sharpness_ratio` / :func:`kernel_passband`) is above ``sharpness_limit``, more than natural images have
     (None turns the check off). With ``starts`` > 1 the GAN runs from seeds ``seed``, ``seed + 1``, ... (``loggers``
     get the first start's losses), :func:`choose` picks among them, and the check applies to its choice.
+    ``method: spectral`` skips the GAN for :func:`.spectral.spectral_kernel` (``native_target``, per SR factor).
     """
-    crop = int(cfg.crop_size)
+    spectral = cfg.get("method", "gan") == "spectral"
+    crop = 0 if spectral else int(cfg.crop_size)  # the spectrum needs no crops, only some texture
     reason = unusable(image, crop)
     if reason:
         warnings.warn(f"kernel estimation skipped: {reason}; using the bicubic kernel", stacklevel=2)
         return Estimate(kernel=None, fallback_reason=reason)
+    if spectral:
+        est = _spectral(image, scale, cfg)
+        return _check_width(est, cfg, scale)
     threads = cfg.threads
     previous_threads = torch.get_num_threads()
     if threads:
@@ -74,6 +80,11 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     if est.kernel is None:  # no start converged (a start that failed beside one that did is only in ``candidates``)
         warnings.warn(f"kernel estimation failed: {est.fallback_reason}; using the bicubic kernel", stacklevel=2)
         return est
+    return _check_width(est, cfg, scale)
+
+
+def _check_width(est: Estimate, cfg: Any, scale: tuple[float, float]) -> Estimate:
+    """Turn ``est`` down for the bicubic kernel when the image is sharper than it allows (``sharpness_limit``)."""
     limit = for_factor(cfg.sharpness_limit, scale)
     if limit is not None and est.native_sharpness > float(limit):
         reason = (f"the image is sharper than the estimated kernel allows (native sharpness "
@@ -81,6 +92,16 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
         warnings.warn(f"kernel estimate rejected: {reason}; using the bicubic kernel", stacklevel=2)
         return replace(est, kernel=None, rejected=est.kernel, fallback_reason=reason)
     return est
+
+
+def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Estimate:
+    """``method: spectral`` (:mod:`.spectral`): the isotropic Gaussian that gives the image ``native_target``."""
+    started = time.perf_counter()
+    kernel, variance = spectral_kernel(image, scale, float(for_factor(cfg.native_target, scale)))
+    seconds = time.perf_counter() - started
+    log.info("kernel from the spectrum in %.2f s: isotropic Gaussian of variance %.2f HR px^2", seconds, variance)
+    native = sharpness_ratio(image) / kernel_passband(kernel, scale)
+    return Estimate(kernel=kernel, seconds=seconds, native_sharpness=native)
 
 
 def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: int, loggers: list | None,
