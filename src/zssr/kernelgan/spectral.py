@@ -4,8 +4,8 @@ images are.
 A kernel attenuates the image's high band more than its low band, the more so the wider it is, while natural images
 have a typical ratio of the two bands of their own (:func:`.guard.sharpness_ratio` over :func:`.guard.kernel_passband`,
 the image's *native* sharpness; its median over held-out BSD100 images with their true kernels is the target). So the
-width whose passband brings the image's ratio to that target is the estimate. One FFT of the image and a 1-D search:
-milliseconds instead of a GAN's minutes, but only a width: no orientation, no shape.
+width whose passband brings the image's ratio to that target is the estimate. One FFT of the image and a 1-D search
+over 160 widths: under a second instead of a GAN's minutes, but only a width: no orientation, no shape.
 """
 
 from __future__ import annotations
@@ -37,4 +37,3 @@ def spectral_kernel(image: torch.Tensor, scale: tuple[float, float], native_targ
     native = ratio / passbands
     best = int(np.argmin(np.abs(np.log(np.maximum(native, 1e-12)) - np.log(native_target))))
     return kernels[best], float(variances[best])
-
