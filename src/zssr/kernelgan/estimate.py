@@ -97,10 +97,9 @@ def _check_width(est: Estimate, cfg: Any, scale: tuple[float, float]) -> Estimat
 def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Estimate:
     """``method: spectral`` (:mod:`.spectral`): the isotropic Gaussian that gives the image ``native_target``."""
     started = time.perf_counter()
-    kernel, variance = spectral_kernel(image, scale, float(for_factor(cfg.native_target, scale)))
+    kernel, variance, native = spectral_kernel(image, scale, float(for_factor(cfg.native_target, scale)))
     seconds = time.perf_counter() - started
     log.info("kernel from the spectrum in %.2f s: isotropic Gaussian of variance %.2f HR px^2", seconds, variance)
-    native = sharpness_ratio(image) / kernel_passband(kernel, scale)
     return Estimate(kernel=kernel, seconds=seconds, native_sharpness=native)
 
 

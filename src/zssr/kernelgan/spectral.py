@@ -10,6 +10,8 @@ over 160 widths: under a second instead of a GAN's minutes, but only a width: no
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -18,22 +20,25 @@ from zssr.kernelgan.guard import kernel_passband, sharpness_ratio
 from zssr.kernels import recentre
 
 
-def gaussian_widths(scale: tuple[float, float], count: int = 160) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Isotropic Gaussian kernels for ``scale`` with variances from 0.01 s^2 to 3 s^2 (HR pixels^2), geometric."""
+@lru_cache(maxsize=8)
+def gaussian_widths(scale: tuple[float, float], count: int = 160
+                    ) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
+    """Isotropic Gaussian kernels for ``scale`` with variances from 0.01 s^2 to 3 s^2 (HR pixels^2), geometric, and
+    their :func:`.guard.kernel_passband`; the same for every image, so made once per scale (callers must not modify
+    them)."""
     s = max(scale)
     variances = np.geomspace(0.01 * s * s, 3.0 * s * s, count)
     size = int(2 * np.ceil(3 * np.sqrt(variances[-1])) + 1) | 1
-    kernels = [recentre(gaussian_covariance_kernel(np.array([v, v]), 0.0, size, 1), scale) for v in variances]
-    return variances, kernels
+    kernels = tuple(recentre(gaussian_covariance_kernel(np.array([v, v]), 0.0, size, 1), scale) for v in variances)
+    return variances, kernels, np.array([kernel_passband(k, scale) for k in kernels])
 
 
-def spectral_kernel(image: torch.Tensor, scale: tuple[float, float], native_target: float) -> tuple[np.ndarray, float]:
-    """The isotropic Gaussian kernel (and its variance) that gives ``image`` the native sharpness ``native_target``:
-    the narrowest on the grid when even that leaves the image duller than the target, the widest when even that
-    leaves it sharper."""
-    ratio = sharpness_ratio(image)
-    variances, kernels = gaussian_widths(scale)
-    passbands = np.array([kernel_passband(k, scale) for k in kernels])
-    native = ratio / passbands
+def spectral_kernel(image: torch.Tensor, scale: tuple[float, float], native_target: float
+                    ) -> tuple[np.ndarray, float, float]:
+    """The isotropic Gaussian kernel that gives ``image`` the native sharpness ``native_target`` (the narrowest on the
+    grid when even that leaves the image duller than the target, the widest when even that leaves it sharper), its
+    variance, and the native sharpness it gives."""
+    variances, kernels, passbands = gaussian_widths(tuple(float(f) for f in scale))
+    native = sharpness_ratio(image) / passbands
     best = int(np.argmin(np.abs(np.log(np.maximum(native, 1e-12)) - np.log(native_target))))
-    return kernels[best], float(variances[best])
+    return kernels[best].copy(), float(variances[best]), float(native[best])
