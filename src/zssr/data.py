@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from zssr.resize import _pair, downscale, imresize
+from zssr.settings import as_list
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -274,9 +275,7 @@ class FatherSonDataModule(pl.LightningDataModule):
         self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed, warp)
         self.val_set = ReconstructionSet(image, scale, kernel, test_max_side)
         self.pin_memory = pin_memory
-        if crop_schedule is not None and not isinstance(crop_schedule, Sequence):
-            crop_schedule = [crop_schedule]
-        self.crop_schedule = [int(c) for c in crop_schedule] if crop_schedule else None
+        self.crop_schedule = [int(c) for c in as_list(crop_schedule)] if crop_schedule is not None else None
         self.enter_phase(0)
 
     def enter_phase(self, phase: int) -> None:

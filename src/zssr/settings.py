@@ -62,7 +62,7 @@ class Numbers:
     def problem(self, value: Any) -> str | None:
         if self.optional and value is None:
             return None
-        values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+        values = as_list(value)
         if not values or any(self.each.problem(v) for v in values):
             return f"must be integers >= {self.each.low:g} (one, or one per {self.per})"
         return None
@@ -173,9 +173,14 @@ def check_settings(cfg: DictConfig) -> None:
         load_prior(OmegaConf.select(cfg, "estimator.module.prior_file", default=None))  # missing or damaged: one line
 
 
+def as_list(value: Any) -> list:
+    """A setting given once or as a list -> a list."""
+    return list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+
+
 def parse_scale(value: Any) -> tuple[float, float]:
     """``2``, ``2.5``, ``[2, 3]`` -> ``(sh, sw)``; every factor >= 1 and at least one > 1."""
-    values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+    values = as_list(value)
     try:
         factors = [float(v) for v in values]
     except (TypeError, ValueError):
@@ -189,5 +194,5 @@ def parse_scale(value: Any) -> tuple[float, float]:
 
 def per_step(value: Any, n: int, cast: Callable[[Any], Any] = int) -> list:
     """A setting given once or once per gradual step -> one value per step (a short list repeats its last value)."""
-    values = list(value) if isinstance(value, (ListConfig, list, tuple)) else [value]
+    values = as_list(value)
     return [cast(values[min(i, len(values) - 1)]) for i in range(n)]
