@@ -67,7 +67,8 @@ def test_rerun_skips_finished_images_and_keeps_results(tmp_path, monkeypatch):
 def test_estimated_kernel_is_scored_against_the_true_one(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = eval_config(tmp_path, "dataset.samples=[astronaut]", "degradation=random_kernel", "kernel=estimated",
-                      "estimator.max_steps=300", "inference.back_projection_iters=1", "logger=wandb", steps=5)
+                      "estimator=kernelgan", "estimator.max_steps=300", "inference.back_projection_iters=1",
+                      "logger=wandb", steps=5)
     summary = evaluation.evaluate(cfg)
     row = next(r for r in csv.DictReader(open(tmp_path / "metrics.csv")) if r["method"] == "zssr")
     assert row["kernel"] == "estimated" and row["estimator"] == "kernelgan"

@@ -23,10 +23,11 @@ from conftest import tiny_overrides
 
 
 def quick(**settings):
-    """The shipped estimator settings, 400 steps on the CPU, no sharpness check unless asked for."""
+    """The shipped GAN estimator's settings, 400 steps on the CPU, no sharpness check unless asked for."""
     settings = {"sharpness_limit": None, **settings}
     extra = [f"estimator.{k}={'null' if v is None else v}" for k, v in settings.items()]
-    return compose_config(["estimator.max_steps=400", "estimator.trainer.accelerator=cpu", *extra]).estimator
+    return compose_config(["estimator=kernelgan", "estimator.max_steps=400", "estimator.trainer.accelerator=cpu",
+                           *extra]).estimator
 
 
 QUICK = quick()
@@ -229,7 +230,7 @@ def test_train_records_a_rejected_estimate_and_uses_bicubic(tmp_path):
     Image.fromarray(lr).save(tmp_path / "sharp.png")
     np.save(tmp_path / "bicubic.npy", bicubic_kernel(2))
     cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 'sharp.png'}", "kernel=estimated",
-                          f"true_kernel={tmp_path / 'bicubic.npy'}", "estimator.max_steps=400"],
+                          "estimator=kernelgan", f"true_kernel={tmp_path / 'bicubic.npy'}", "estimator.max_steps=400"],
                          output_dir=tmp_path / "run")
     with pytest.warns(UserWarning, match="kernel estimate rejected"):
         result = train(cfg)
@@ -244,7 +245,8 @@ def test_train_records_a_rejected_estimate_and_uses_bicubic(tmp_path):
 
 
 def test_estimate_only_writes_the_kernel_and_its_score(tmp_path, blurred_photo, capsys):
-    """``python -m zssr.estimate``: the kernel (.npy, .mat with ``Kernel``), its picture and result.json, no ZSSR."""
+    """``python -m zssr.estimate`` with the default estimator (``spectral``): the kernel (.npy, .mat with ``Kernel``),
+    its picture and result.json, no ZSSR."""
     from scipy.io import loadmat
 
     from zssr.estimate import estimate
@@ -253,9 +255,10 @@ def test_estimate_only_writes_the_kernel_and_its_score(tmp_path, blurred_photo, 
     Image.fromarray((lr * 255).round().byte().permute(1, 2, 0).numpy()).save(tmp_path / "blurred.png")
     np.save(tmp_path / "truth.npy", truth)
     cfg = compose_config([f"input={tmp_path / 'blurred.png'}", f"true_kernel={tmp_path / 'truth.npy'}", "logger=none",
-                          "trainer.enable_progress_bar=false", "estimator.max_steps=400"],
+                          "trainer.enable_progress_bar=false"],
                          config_name="estimate", output_dir=tmp_path / "run")
     result = estimate(cfg)
+    assert result["estimator"] == "spectral" and result["iterations"] == 0
     run = tmp_path / "run"
     kernel = np.load(run / "blurred_kernel_estimated.npy")
     assert np.allclose(loadmat(run / "blurred_kernel_estimated.mat")["Kernel"], kernel)
@@ -271,7 +274,7 @@ def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side, s
     photo = open_input("skimage:astronaut")
     save_image(tmp_path / "astronaut.png", photo.rgb[:, :192, 160:352], photo)  # the face: texture for the GAN
     cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 'astronaut.png'}", f"scale={scale}",
-                          "kernel=estimated",
+                          "kernel=estimated", "estimator=kernelgan",
                           "estimator.max_steps=150", "inference.back_projection_iters=1", f"estimator.starts={starts}",
                           "estimator.sharpness_limit=null"],  # the sharp photo would reject the estimate
                          output_dir=tmp_path)
@@ -294,7 +297,7 @@ def test_train_with_an_estimated_kernel_at_other_scales(tmp_path, scale, side, s
 
 def test_train_on_a_tiny_image_falls_back_to_bicubic(tmp_path):
     Image.fromarray((np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)).save(tmp_path / "t.png")
-    cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 't.png'}", "kernel=estimated"],
+    cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 't.png'}", "kernel=estimated", "estimator=kernelgan"],
                          output_dir=tmp_path / "run")
     with pytest.warns(UserWarning, match="kernel estimation skipped.*smaller than"):
         result = train(cfg)
@@ -323,7 +326,8 @@ def test_the_spectral_estimate_widens_with_the_blur_and_beats_bicubic():
     kernel is."""
     from zssr.degradations import gaussian_covariance_kernel
 
-    cfg = compose_config(["kernel=estimated", "estimator=spectral"]).estimator
+    cfg = compose_config(["kernel=estimated"]).estimator  # the default
+    assert cfg.name == "spectral"
     hr = open_input("skimage:astronaut").rgb[:, :256, :256].double()
     widths = []
     for variance in (0.5, 1.5, 4.0):
