@@ -347,6 +347,7 @@ def test_bad_spectral_settings_are_one_line():
     from zssr.settings import check_settings
 
     for override, message in [("estimator.method=guess", "estimator.method must be one of gan, spectral"),
-                              ("estimator.native_target=-1", "estimator.native_target must be a number > 0")]:
+                              ("estimator.native_target=-1", "estimator.native_target must be a number > 0"),
+                              ("estimator.native_target=null", "estimator.native_target must be set")]:
         with pytest.raises(ZSSRError, match=re.escape(message)):
             check_settings(compose_config(["kernel=estimated", "estimator=spectral", override]))

@@ -167,6 +167,10 @@ def check_settings(cfg: DictConfig) -> None:
     mix = OmegaConf.select(cfg, "data.affine", default=None)
     if OmegaConf.select(cfg, "data.augment", default=None) == "affine" and mix and mix.as_is + mix.no_interp > 1:
         raise ZSSRError(f"data.affine.as_is + data.affine.no_interp must be <= 1, got {mix.as_is + mix.no_interp:g}")
+    if estimated and OmegaConf.select(cfg, "estimator.method", default=None) == "spectral":
+        target = OmegaConf.select(cfg, "estimator.native_target", default=None)
+        if target is None or (isinstance(target, DictConfig) and None in target.values()):
+            raise ZSSRError(f"estimator.native_target must be set for estimator.method=spectral, got {target!r}")
     if estimated and OmegaConf.select(cfg, "estimator.module.prior", default=False):
         from zssr.kernelgan.flow_prior import load_prior
 
