@@ -6,6 +6,7 @@ from zssr.inference import (
     ensemble_transforms,
     forward_tiled,
     median,
+    stable_rounds,
     super_resolve,
     super_resolve_regions,
 )
@@ -48,6 +49,31 @@ def test_back_projection_makes_output_consistent_with_lr():
     assert torch.equal(back_project(sr, lr, (2, 2), None, 0), sr)
 
 
+def test_back_projection_rounds_are_capped_where_a_sign_changing_kernel_makes_them_diverge():
+    """A defocus disk's frequency response changes sign, so back-projecting with bicubic up-projection amplifies
+    those frequencies every round: 32 rounds wreck the image. :func:`stable_rounds` finds how many rounds keep the
+    residual from growing (fewer than 32, and they do not cost the image), and keeps every round with a Gaussian."""
+    import numpy as np
+
+    from zssr.degradations import disk_kernel, gaussian_covariance_kernel
+    from zssr.imageio import open_input
+    from zssr.metrics import psnr
+    from zssr.resize import kernel_downscale
+
+    hr = open_input("skimage:astronaut").rgb[:, :128, :128]
+    disk = torch.as_tensor(disk_kernel(3.5, 15, 7.5), dtype=torch.float32)
+    lr = kernel_downscale(hr, disk, 2).clamp(0, 1)
+    up = imresize(lr, 2).clamp(0, 1)
+    assert psnr(back_project(up, lr, (2, 2), disk, 32), hr) < psnr(up, hr) - 3  # all 32 rounds diverge
+    rounds = stable_rounds(lr, (2.0, 2.0), disk, 32)
+    assert 0 < rounds < 32
+    assert psnr(back_project(up, lr, (2, 2), disk, rounds), hr) > psnr(up, hr) - 0.5
+
+    gauss = torch.as_tensor(gaussian_covariance_kernel(np.array([0.8, 2.5]), 0.4, 13, 2), dtype=torch.float32)
+    assert stable_rounds(kernel_downscale(hr, gauss, 2).clamp(0, 1), (2.0, 2.0), gauss, 10) == 10
+    assert stable_rounds(lr, (2.0, 2.0), None, 10) == 10
+
+
 def test_median_and_ensemble_variants():
     stack = torch.tensor([[1.0], [4.0], [2.0], [3.0]])
     assert median(stack).item() == 2.5
@@ -67,7 +93,7 @@ def test_regions_equal_the_whole_image(scale, kernel):
     net = ZSSRNet(depth=3, width=8, init_gain=2.0).eval()  # a visible residual
     lr = torch.rand(3, 70, 90)
     k = torch.ones(4, 4) / 16 if kernel else None
-    whole = super_resolve(net, lr, scale, k, back_projection_iters=4)
+    whole = super_resolve_regions(net, lr, scale, None, kernel=k, back_projection_iters=4)
     parts = super_resolve_regions(net, lr, scale, 32, kernel=k, back_projection_iters=4)
     assert parts.shape == whole.shape
     assert torch.allclose(parts, whole, atol=1e-5), (parts - whole).abs().max()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from fractions import Fraction
@@ -11,6 +12,8 @@ from torch import nn
 
 from zssr.data import dihedral, dihedral_indices, dihedral_inverse
 from zssr.resize import _pair, downscale, imresize, output_shape
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -46,6 +49,28 @@ def back_project(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float],
         residual = lr - downscale(sr, scale, kernel)
         sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
     return sr.clamp(0, 1)
+
+
+def stable_rounds(lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Tensor | None, iterations: int,
+                  growth: float = 1.01) -> int:
+    """How many of ``iterations`` back-projection rounds keep the LR residual from growing, probed on the bicubic
+    upscaling of ``lr``. With a kernel whose frequency response changes sign (a motion path, a defocus disk), the
+    bicubic way back up amplifies some frequencies every round and the iteration diverges: the probe stops at the round
+    that would make the mean squared residual more than ``growth`` times larger. With the bicubic kernel and Gaussian
+    kernels the residual falls and every round is kept. It depends on the image and the kernel only, so regions and
+    ensemble variants all get the same number and stay local."""
+    if kernel is None or iterations <= 0:
+        return iterations
+    sr = imresize(lr, scale)
+    residual = lr - downscale(sr, scale, kernel)
+    error = residual.square().mean()
+    for done in range(iterations):
+        sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
+        residual = lr - downscale(sr, scale, kernel)
+        if residual.square().mean() > growth * error:
+            return done
+        error = residual.square().mean()
+    return iterations
 
 
 def median(stack: torch.Tensor, rows: int = 256) -> torch.Tensor:
@@ -86,10 +111,17 @@ def super_resolve_regions(net: nn.Module, lr: torch.Tensor, scale, region: int |
     """:func:`super_resolve` one ``region`` x ``region`` part of the input at a time (with a margin of context), so
     the ensemble's memory is bounded by the region, not the image: ``None``, or an input no larger, is one piece.
 
-    Every step is local (the net, bicubic resizing, the kernel's blur, the median), so a region's centre equals the
+    The number of back-projection rounds is first capped for the whole image (:func:`stable_rounds`). Every step
+    after that is local (the net, bicubic resizing, the kernel's blur, the median), so a region's centre equals the
     whole image's result there up to float rounding. Regions start on input pixels that map to whole output pixels
     (multiples of 2 at x2.5).
     """
+    asked = kwargs.get("back_projection_iters", 10)
+    rounds = stable_rounds(lr, _pair(scale), kwargs.get("kernel"), asked)
+    if rounds < asked:
+        log.warning("back-projection: %d of %d rounds; more would diverge with this kernel (its frequency response "
+                    "changes sign)", rounds, asked)
+    kwargs["back_projection_iters"] = rounds
     h, w = lr.shape[-2:]
     if region is None or (h <= region and w <= region):
         return super_resolve(net, lr, scale, **kwargs)
