@@ -68,6 +68,7 @@ def test_back_projection_rounds_are_capped_where_a_sign_changing_kernel_makes_th
     rounds = stable_rounds(lr, (2.0, 2.0), disk, 32)
     assert 0 < rounds < 32
     assert psnr(back_project(up, lr, (2, 2), disk, rounds), hr) > psnr(up, hr) - 0.5
+    assert stable_rounds(lr, (2.0, 2.0), disk, 32, stages=2) == rounds // 2  # two stages in a row: half as many each
 
     gauss = torch.as_tensor(gaussian_covariance_kernel(np.array([0.8, 2.5]), 0.4, 13, 2), dtype=torch.float32)
     assert stable_rounds(kernel_downscale(hr, gauss, 2).clamp(0, 1), (2.0, 2.0), gauss, 10) == 10

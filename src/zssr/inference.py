@@ -52,8 +52,9 @@ def back_project(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float],
 
 
 def stable_rounds(lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Tensor | None, iterations: int,
-                  growth: float = 1.01) -> int:
-    """How many of ``iterations`` back-projection rounds keep the LR residual from growing, probed on the bicubic
+                  stages: int = 1, growth: float = 1.01) -> int:
+    """How many of ``iterations`` back-projection rounds per stage keep the LR residual from growing over ``stages``
+    stages one after another (the ensemble back-projects each variant, then their median), probed on the bicubic
     upscaling of ``lr``. With a kernel whose frequency response changes sign (a motion path, a defocus disk), the
     bicubic way back up amplifies some frequencies every round and the iteration diverges: the probe stops at the round
     that would make the mean squared residual more than ``growth`` times larger. With the bicubic kernel and Gaussian
@@ -64,11 +65,11 @@ def stable_rounds(lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Te
     sr = imresize(lr, scale)
     residual = lr - downscale(sr, scale, kernel)
     error = residual.square().mean()
-    for done in range(iterations):
+    for done in range(iterations * stages):
         sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
         residual = lr - downscale(sr, scale, kernel)
         if residual.square().mean() > growth * error:
-            return done
+            return done // stages
         error = residual.square().mean()
     return iterations
 
@@ -117,7 +118,7 @@ def super_resolve_regions(net: nn.Module, lr: torch.Tensor, scale, region: int |
     (multiples of 2 at x2.5).
     """
     asked = kwargs.get("back_projection_iters", 10)
-    rounds = stable_rounds(lr, _pair(scale), kwargs.get("kernel"), asked)
+    rounds = stable_rounds(lr, _pair(scale), kwargs.get("kernel"), asked, stages=2)  # variants, then their median
     if rounds < asked:
         log.warning("back-projection: %d of %d rounds; more would diverge with this kernel (its frequency response "
                     "changes sign)", rounds, asked)
