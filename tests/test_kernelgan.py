@@ -90,15 +90,17 @@ def test_kernel_error_ignores_shift_but_not_shape():
 
 
 def test_gan_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
+    """Three starts (the medoid is used): 400 steps from one seed can fail to converge on one CPU class and not on
+    another (fp32 rounding differs), as the first start does on the AVX-512 class."""
     lr, truth = blurred_photo
-    est = estimate_kernel(lr, (2.0, 2.0), quick(sharpness_limit=1.58), seed=0)
-    assert est.iterations == 400 and est.kernel.shape[0] % 2 == 1
+    est = estimate_kernel(lr, (2.0, 2.0), quick(sharpness_limit=1.58, starts=3), seed=0)
+    assert est.kernel is not None and est.iterations == 400 and est.kernel.shape[0] % 2 == 1
     assert np.allclose(com(est.kernel), kernel_centre(est.kernel.shape[0], 2), atol=0.05)
     err, base = kernel_error(est.kernel, truth), kernel_error(bicubic_kernel(2), truth)
     assert err < 0.6 * base, (err, base)
     assert 0.2 < est.native_sharpness < 1.58  # a right estimate explains the image's sharpness: it is kept
     torch.rand(1000)  # whatever used the global random stream before, the same seed gives the same estimate
-    again = estimate_kernel(lr, (2.0, 2.0), QUICK, seed=0)
+    again = estimate_kernel(lr, (2.0, 2.0), QUICK, seed=est.seed)  # the start used, run alone
     assert np.array_equal(again.kernel, est.kernel)
 
 
