@@ -68,9 +68,9 @@ def stable_rounds(lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Te
     for done in range(iterations * stages):
         sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
         residual = lr - downscale(sr, scale, kernel)
-        if residual.square().mean() > growth * error:
+        previous, error = error, residual.square().mean()
+        if error > growth * previous:
             return done // stages
-        error = residual.square().mean()
     return iterations
 
 
