@@ -1,5 +1,6 @@
 """train.py as a user runs it: bad input gives one clear line and a non-zero exit, never a traceback."""
 
+import json
 import os
 import subprocess
 import sys
@@ -92,6 +93,27 @@ def test_tiny_run_succeeds_from_the_command_line(tmp_path, small_photo):
     proc = train_py(f"input={small_photo}", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run" / "small_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["steps"][-1]["back_projection_rounds"] == 1
+
+
+def test_result_records_the_back_projection_rounds_used_with_a_diverging_kernel(tmp_path, small_photo):
+    """Given a defocus disk, back-projection keeps only the rounds that do not diverge, and result.json says how many
+    it used beside the 10 asked."""
+    import torch
+
+    from zssr.degradations import disk_kernel
+    from zssr.imageio import open_input, save_image
+    from zssr.resize import kernel_downscale
+
+    disk = disk_kernel(3.5, 15, 7.5)
+    np.save(tmp_path / "disk.npy", disk)
+    photo = open_input(str(small_photo))
+    lr = kernel_downscale(photo.rgb, torch.as_tensor(disk, dtype=torch.float32), 2).clamp(0, 1)
+    save_image(tmp_path / "blurred.png", lr, photo)
+    proc = train_py(f"input={tmp_path / 'blurred.png'}", f"kernel={tmp_path / 'disk.npy'}", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["back_projection_iters"] == [10] and 0 <= result["steps"][-1]["back_projection_rounds"] < 10
 
 
 def test_evaluate_rejects_bad_zssr_settings_before_any_image(tmp_path):

@@ -94,8 +94,9 @@ def test_regions_equal_the_whole_image(scale, kernel):
     net = ZSSRNet(depth=3, width=8, init_gain=2.0).eval()  # a visible residual
     lr = torch.rand(3, 70, 90)
     k = torch.ones(4, 4) / 16 if kernel else None
-    whole = super_resolve_regions(net, lr, scale, None, kernel=k, back_projection_iters=4)
-    parts = super_resolve_regions(net, lr, scale, 32, kernel=k, back_projection_iters=4)
+    whole, rounds = super_resolve_regions(net, lr, scale, None, kernel=k, back_projection_iters=4)
+    parts, part_rounds = super_resolve_regions(net, lr, scale, 32, kernel=k, back_projection_iters=4)
+    assert part_rounds == rounds  # one cap for the whole image
     assert parts.shape == whole.shape
     assert torch.allclose(parts, whole, atol=1e-5), (parts - whole).abs().max()
 

@@ -72,20 +72,19 @@ def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningMod
     return trainer.global_step - done
 
 
-def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: int) -> torch.Tensor:
+def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: int) -> tuple[torch.Tensor, int]:
     inputs, plan = job.inputs, job.plan
     final = step == len(inputs.schedule) - 1
     module.eval()
     module.net.to(memory_format=inputs.compute.inference_memory_format)  # the next fit sets the training format again
-    sr = super_resolve_regions(module.net, inputs.image.rgb, inputs.schedule[step], cfg.inference.get("region"),
-                               kernel=job.kernel if final else None,
-                               back_projection_iters=job.back_projection_iters[step],
-                               rotations=plan.ensemble_rotations, flips=plan.ensemble_flips,
-                               tile=int(cfg.inference.tile), autocast_dtype=inputs.compute.autocast_dtype,
-                               memory_format=inputs.compute.inference_memory_format,
-                               batch_variants=batch_variants(cfg, module.device)).cpu()
+    sr, rounds = super_resolve_regions(
+        module.net, inputs.image.rgb, inputs.schedule[step], cfg.inference.get("region"),
+        kernel=job.kernel if final else None, back_projection_iters=job.back_projection_iters[step],
+        rotations=plan.ensemble_rotations, flips=plan.ensemble_flips, tile=int(cfg.inference.tile),
+        autocast_dtype=inputs.compute.autocast_dtype, memory_format=inputs.compute.inference_memory_format,
+        batch_variants=batch_variants(cfg, module.device))
     module.train()
-    return sr
+    return sr.cpu(), rounds
 
 
 def check_output(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Tensor | None,
@@ -113,13 +112,13 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Out
         t0, pixels = time.perf_counter(), module.train_pixels
         iterations = _fit(cfg, job, trainer, module, i, extra)
         t1 = time.perf_counter()
-        outcome.sr = _super_resolve(cfg, job, module, i)
+        outcome.sr, rounds = _super_resolve(cfg, job, module, i)
         outcome.train_seconds += t1 - t0
         outcome.inference_seconds += time.perf_counter() - t1
         lr_now = trainer.optimizers[0].param_groups[0]["lr"]
         check_output(outcome.sr, inputs.image.rgb, step_scale, job.kernel if i == len(inputs.schedule) - 1 else None,
                      lr_now)
-        outcome.steps.append(StepResult(list(step_scale), iterations, lr_now, module.train_pixels - pixels))
+        outcome.steps.append(StepResult(list(step_scale), iterations, lr_now, module.train_pixels - pixels, rounds))
         log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, len(inputs.schedule), step_scale,
                  iterations, lr_now)
         if i < len(inputs.schedule) - 1:

@@ -108,9 +108,11 @@ REGION_MARGIN = 24
 
 
 @torch.no_grad()
-def super_resolve_regions(net: nn.Module, lr: torch.Tensor, scale, region: int | None, **kwargs) -> torch.Tensor:
+def super_resolve_regions(net: nn.Module, lr: torch.Tensor, scale, region: int | None,
+                          **kwargs) -> tuple[torch.Tensor, int]:
     """:func:`super_resolve` one ``region`` x ``region`` part of the input at a time (with a margin of context), so
     the ensemble's memory is bounded by the region, not the image: ``None``, or an input no larger, is one piece.
+    Returns the output and the back-projection rounds per stage it used.
 
     The number of back-projection rounds is first capped for the whole image (:func:`stable_rounds`). Every step
     after that is local (the net, bicubic resizing, the kernel's blur, the median), so a region's centre equals the
@@ -125,7 +127,7 @@ def super_resolve_regions(net: nn.Module, lr: torch.Tensor, scale, region: int |
     kwargs["back_projection_iters"] = rounds
     h, w = lr.shape[-2:]
     if region is None or (h <= region and w <= region):
-        return super_resolve(net, lr, scale, **kwargs)
+        return super_resolve(net, lr, scale, **kwargs), rounds
     sh, sw = _pair(scale)
     step = math.lcm(*(Fraction(s).limit_denominator(64).denominator for s in (sh, sw)))
     region = -(-int(region) // step) * step
@@ -141,7 +143,7 @@ def super_resolve_regions(net: nn.Module, lr: torch.Tensor, scale, region: int |
             y1, x1 = min(round((top + region) * sh), out_h), min(round((left + region) * sw), out_w)
             py, px = round((top - t0) * sh), round((left - l0) * sw)
             out[:, y0:y1, x0:x1] = piece[:, py:py + y1 - y0, px:px + x1 - x0]
-    return out
+    return out, rounds
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ class StepResult:
     iterations: int
     final_lr: float
     train_pixels: int = 0  # crop pixels trained on in this step
+    back_projection_rounds: int | None = None  # per ensemble stage, as used (fewer than asked where they diverge)
 
 
 @dataclass
