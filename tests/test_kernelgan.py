@@ -314,12 +314,43 @@ def test_train_on_a_tiny_image_falls_back_to_bicubic(tmp_path):
     (["kernel_guess.son_noise_std=0", "kernel_guess.back_projection_iters=null"], "estimated", 0.0, 10)])
 def test_a_guessed_kernel_gets_noisy_sons_and_light_back_projection(overrides, mode, noise, bp):
     """The kernel plan: a guessed kernel (estimated, or bicubic after a rejected or failed estimate) gets noisy sons and
-    few back-projections; turns and flips are off with any kernel but bicubic."""
+    few back-projections; turns and flips are off with an oriented kernel."""
+    from zssr.degradations import gaussian_covariance_kernel
+
     cfg = compose_config(["input=skimage:astronaut", *overrides])
-    kernel = bicubic_kernel(2) if mode in ("given", "estimated") else None
+    oriented = gaussian_covariance_kernel(np.array([0.8, 2.5]), 0.4, 13, 2)
+    kernel = oriented if mode in ("given", "estimated") else None
     plan = kernel_plan(cfg, mode, kernel)
     assert plan.son_noise_std == noise and plan.cap(per_step(cfg.inference.back_projection_iters, 1)) == [bp]
     assert plan.train_rotations == plan.ensemble_flips == (kernel is None)
+
+
+def test_turns_and_flips_follow_the_kernels_symmetry():
+    """``auto`` turns and flips are on exactly where blurring and subsampling with the kernel commutes with them,
+    checked against the down-model itself on a random image: the bicubic kernel, an isotropic Gaussian (``spectral``'s
+    estimates) and a disk commute with all 8; an axis-aligned elongated Gaussian with the mirror image only; an oriented
+    one and a motion path with neither."""
+    from zssr.data import dihedral
+    from zssr.degradations import disk_kernel, gaussian_covariance_kernel, motion_kernel
+    from zssr.resize import kernel_downscale
+
+    cfg = compose_config(["input=skimage:astronaut", "scale=2"])
+    kernels = {"bicubic": bicubic_kernel(2), "isotropic": gaussian_covariance_kernel(np.array([1.5, 1.5]), 0.0, 15, 2),
+               "disk": disk_kernel(2.5, 13, 6.5),
+               "axis-aligned": gaussian_covariance_kernel(np.array([0.8, 2.5]), 0.0, 13, 2),
+               "oriented": gaussian_covariance_kernel(np.array([0.8, 2.5]), 0.4, 13, 2),
+               "motion": motion_kernel(6.0, np.random.default_rng(0), 15, 7.5)}
+    x = torch.rand(3, 48, 48, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = {"bicubic": (True, True), "isotropic": (True, True), "disk": (True, True),
+                "axis-aligned": (True, False), "oriented": (False, False), "motion": (False, False)}
+    for name, k in kernels.items():
+        plan = kernel_plan(cfg, "given", k)
+        assert (plan.train_flips, plan.train_rotations) == expected[name], name
+        assert (plan.ensemble_flips, plan.ensemble_rotations) == expected[name], name
+        kt = torch.as_tensor(k)
+        commutes = [torch.allclose(kernel_downscale(dihedral(x, t), kt, 2), dihedral(kernel_downscale(x, kt, 2), t),
+                                   atol=1e-9) for t in range(8)]
+        assert (commutes[4], all(commutes)) == expected[name], name
 
 
 def test_the_spectral_estimate_widens_with_the_blur_and_beats_bicubic():

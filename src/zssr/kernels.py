@@ -145,6 +145,38 @@ def bicubic_kernel(scale: int = 2) -> np.ndarray:
     return k / k.sum()
 
 
+def _mirror_padded(kernel: np.ndarray, axis: int, scale: float) -> np.ndarray | None:
+    """``kernel`` padded with zeros at the end of ``axis`` so that its convention's centre (:func:`kernel_centre`) is
+    the padded array's middle; None where no padding can (a non-integer scale puts the centre off the half-pixel
+    grid)."""
+    size = kernel.shape[axis]
+    pad = 2 * (size // 2) + scale - size
+    if pad < 0 or pad != int(pad):
+        return None
+    widths = [(0, 0), (0, 0)]
+    widths[axis] = (0, int(pad))
+    return np.pad(kernel, widths)
+
+
+def dihedral_symmetry(kernel: np.ndarray, scale: tuple[float, float], rtol: float = 1e-6) -> tuple[bool, bool]:
+    """Whether blurring and subsampling with ``kernel`` by ``scale`` commutes with mirror images (left-right) and with
+    quarter turns (all 8 rotations and flips) of an image whose sides are multiples of the scale: then crops turned or
+    mirrored before the kernel make sons as the input was made, and the ensemble's variants see the input's own
+    kernel. True for a kernel symmetric about its convention's centre (an isotropic Gaussian, a disk, the bicubic
+    kernel); quarter turns need an isotropic scale and a kernel equal to its transpose too."""
+    k = np.asarray(kernel, dtype=np.float64)
+    tol = rtol * np.abs(k).max()
+
+    def mirrored(axis: int) -> bool:
+        padded = _mirror_padded(k, axis, scale[axis])
+        return padded is not None and np.allclose(padded, np.flip(padded, axis), rtol=0, atol=tol)
+
+    flips = mirrored(1)
+    turns = (flips and scale[0] == scale[1] and k.shape[0] == k.shape[1] and mirrored(0)
+             and np.allclose(k, k.T, rtol=0, atol=tol))
+    return flips, turns
+
+
 def kernel_error(estimate: np.ndarray, truth: np.ndarray) -> float:
     """Relative L2 error ``||k_est - k_true|| / ||k_true||`` after aligning the two centres of mass on a common grid
     (a global sub-pixel shift cannot be told from the LR image, so it is not counted)."""

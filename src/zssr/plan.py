@@ -4,8 +4,8 @@
 mode        the kernel of sons and back-projection  son noise      back-projections   turns / flips (auto)
 =========== ====================================== ============== ================== ====================
 bicubic     MATLAB bicubic                          data.noise_std inference's         on
-given       the ``kernel=`` file                    data.noise_std inference's         off
-estimated   the estimate                            raised [1]_    capped [2]_         off
+given       the ``kernel=`` file                    data.noise_std inference's         if symmetric [3]_
+estimated   the estimate                            raised [1]_    capped [2]_         if symmetric [3]_
 rejected    bicubic (the estimate was too wide)     raised [1]_    capped [2]_         on
 failed      bicubic (no estimate could be made)     raised [1]_    capped [2]_         on
 =========== ====================================== ============== ================== ====================
@@ -14,9 +14,10 @@ failed      bicubic (no estimate could be made)     raised [1]_    capped [2]_  
    sharpening blur that is not there.
 .. [2] to at most ``kernel_guess.back_projection_iters`` in the final step: back-projecting many times through a
    wrong kernel amplifies its error.
-
-``auto`` turns and flips are off with a kernel that is not bicubic, since a possibly asymmetric kernel does not commute
-with them; explicit true/false settings are kept.
+.. [3] ``auto`` turns and flips: on where the kernel commutes with them (:func:`zssr.kernels.dihedral_symmetry`: an
+   isotropic Gaussian such as ``estimator=spectral``'s, a defocus disk; mirror images alone for a kernel symmetric
+   left-right only), off otherwise (an oriented Gaussian, a motion path), since a turned crop would then make a son
+   with another blur than the input's. Explicit true/false settings are kept.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from typing import Any, Literal
 
 import numpy as np
 from omegaconf import DictConfig
+
+from zssr.kernels import dihedral_symmetry
+from zssr.settings import parse_scale
 
 Mode = Literal["bicubic", "given", "estimated", "rejected", "failed"]
 GUESSED = ("estimated", "rejected", "failed")
@@ -65,8 +69,10 @@ def kernel_plan(cfg: DictConfig, mode: Mode, kernel: np.ndarray | None = None, r
         cap = cfg.kernel_guess.back_projection_iters
         cap = None if cap is None else int(cap)
 
-    def auto(value: Any) -> bool:
-        return (kernel is None) if value == "auto" else bool(value)
+    flips, turns = (True, True) if kernel is None else dihedral_symmetry(kernel, parse_scale(cfg.scale))
 
-    return KernelPlan(mode, kernel, noise, cap, auto(cfg.data.rotations), auto(cfg.data.flips),
-                      auto(cfg.inference.rotations), auto(cfg.inference.flips), reason)
+    def auto(value: Any, symmetric: bool) -> bool:
+        return symmetric if value == "auto" else bool(value)
+
+    return KernelPlan(mode, kernel, noise, cap, auto(cfg.data.rotations, turns), auto(cfg.data.flips, flips),
+                      auto(cfg.inference.rotations, turns), auto(cfg.inference.flips, flips), reason)
