@@ -5,7 +5,7 @@
 Each held-out BSD100 image (outside the reported 20-image subset; ``--subset`` scores the subset instead, once a
 setting is chosen) is degraded exactly as ``evaluate.py dataset=bsd100`` does, upscaled with bicubic interpolation and
 then back-projected 8 times through a candidate kernel (``zssr.inference.back_project``, the step ZSSR's output ends
-with). Its PSNR on Y against the HR image says how much that kernel helps: the bicubic kernel, the true kernel, the
+with; fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how much that kernel helps: the bicubic kernel, the true kernel, the
 isotropic Gaussian closest to the true kernel (``oracle_iso``) and ``estimator=spectral`` at each
 ``estimator.native_target`` in ``--targets``. On 19 images where ZSSR ran with the bicubic kernel and with
 ``spectral``'s estimate, the proxy's difference between the two tracked ZSSR's (docs/kernel_estimation.md). Prints the
@@ -26,7 +26,7 @@ import torch
 from zssr.api import data_dir
 from zssr.datasets import list_images
 from zssr.degradations import degrade, image_seed
-from zssr.inference import back_project
+from zssr.inference import back_project, stable_rounds
 from zssr.kernelgan.spectral import gaussian_widths, spectral_kernel
 from zssr.kernels import kernel_error
 from zssr.metrics import psnr, shave_for
@@ -76,7 +76,9 @@ def main() -> int:
         row = {"image": ref.name}
         for name, k in candidates(deg.lr, deg.kernel, float(s), targets).items():
             kernel = None if k is None else torch.as_tensor(k, dtype=torch.float32)
-            row[name] = psnr(back_project(up, deg.lr, (float(s),) * 2, kernel, args.iterations), hr, shave=shave_for(s))
+            # as many rounds as ZSSR's ensemble would keep (fewer for kernels that make them diverge)
+            rounds = stable_rounds(deg.lr, (float(s),) * 2, kernel, args.iterations)
+            row[name] = psnr(back_project(up, deg.lr, (float(s),) * 2, kernel, rounds), hr, shave=shave_for(s))
         rows.append(row)
         print(" ".join([f"{ref.name:>7}"] + [f"{k} {v:.2f}" for k, v in row.items() if k != "image"]), flush=True)
     names = [k for k in rows[0] if k != "image"]
