@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from zssr.api import compose_config, data_dir
-from zssr.datasets import list_images
+from zssr.datasets import list_images, reported_split
 from zssr.degradations import degrade, image_seed
 from zssr.kernelgan import estimate_kernel
 from zssr.kernels import bicubic_kernel, kernel_error
@@ -61,8 +61,7 @@ def main() -> int:
     cfg = compose_config([f"estimator={args.estimator}", *overrides, *args.overrides], config_name="evaluate").estimator
     root = str(DATA / "bsd100" / "HR")
     if args.held_out:
-        reported = {r.name for r in list_images("bsd100", root=root, count=20, seed=1234)}
-        refs = [r for r in list_images("bsd100", root=root) if r.name not in reported][: args.images]
+        refs = reported_split(root, held_out=True)[: args.images]
     else:
         refs = list_images("bsd100", root=root, count=args.images, seed=args.seed)
     rows = []

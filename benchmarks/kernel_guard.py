@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from zssr.api import data_dir
-from zssr.datasets import list_images
+from zssr.datasets import reported_split
 from zssr.degradations import add_noise, degrade, image_seed, jpeg
 from zssr.kernelgan import kernel_passband, sharpness_ratio
 
@@ -55,8 +55,7 @@ def main() -> int:
     if not root.is_dir():
         print(f"error: BSD100 not found under {DATA} (set ZSSR_DATA_DIR)", file=sys.stderr)
         return 1
-    reported = {r.name for r in list_images("bsd100", root=str(root), count=20, seed=1234)}
-    refs = [r for r in list_images("bsd100", root=str(root)) if r.name not in reported][: args.images]
+    refs = reported_split(str(root), held_out=True)[: args.images]
     rng = np.random.default_rng(args.seed)
     rows = []
     for ref in refs:

@@ -5,12 +5,13 @@
 Each held-out BSD100 image (outside the reported 20-image subset; ``--subset`` scores the subset instead, once a
 setting is chosen) is degraded exactly as ``evaluate.py dataset=bsd100`` does, upscaled with bicubic interpolation and
 then back-projected 8 times through a candidate kernel (``zssr.inference.back_project``, the step ZSSR's output ends
-with; fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how much that kernel helps: the bicubic kernel, the true kernel, the
-isotropic Gaussian closest to the true kernel (``oracle_iso``) and ``estimator=spectral`` at each
-``estimator.native_target`` in ``--targets``. On 19 images where ZSSR ran with the bicubic kernel and with
-``spectral``'s estimate, the proxy's difference between the two tracked ZSSR's (docs/kernel_estimation.md). Prints the
-mean, the worst image against the bicubic kernel and how many images are more than 0.3 dB below it, per candidate,
-and writes ``benchmarks/results/kernel_proxy<tag>.json``. Needs the benchmark images (``ZSSR_DATA_DIR``).
+with; fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how
+much that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian closest to the true kernel
+(``oracle_iso``) and ``estimator=spectral`` at each ``estimator.native_target`` in ``--targets``. On 19 images where
+ZSSR ran with the bicubic kernel and with ``spectral``'s estimate, the proxy's difference between the two tracked
+ZSSR's (docs/kernel_estimation.md). Prints the mean, the worst image against the bicubic kernel and how many images
+are more than 0.3 dB below it, per candidate, and writes ``benchmarks/results/kernel_proxy<tag>.json``. Needs the
+benchmark images (``ZSSR_DATA_DIR``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from zssr.api import data_dir
-from zssr.datasets import list_images
+from zssr.datasets import reported_split
 from zssr.degradations import degrade, image_seed
 from zssr.inference import back_project, stable_rounds
 from zssr.kernelgan.spectral import gaussian_widths, spectral_kernel
@@ -64,8 +65,7 @@ def main() -> int:
         print(f"error: --targets must be numbers separated by commas, got {args.targets!r}", file=sys.stderr)
         return 1
     torch.set_num_threads(1)
-    reported = {r.name for r in list_images("bsd100", root=str(root), count=20, seed=1234)}
-    refs = [r for r in list_images("bsd100", root=str(root)) if (r.name in reported) == args.subset]
+    refs = reported_split(str(root), held_out=not args.subset)
     refs = refs if args.subset else refs[: args.images]
     s, rows = args.scale, []
     for ref in refs:

@@ -103,3 +103,10 @@ def list_images(name: str, root: str | None = None, samples: Sequence[str] | Non
             raise ZSSRError(f"dataset.shard must be [i, n] with 0 <= i < n, got {list(shard)}")
         refs = refs[index::parts]
     return refs
+
+
+def reported_split(root: str, held_out: bool, count: int = 20, seed: int = 1234) -> list[ImageRef]:
+    """A dataset's seeded subset that results are reported on (``dataset.count=20`` with evaluate.py's seed 1234) or,
+    with ``held_out``, the rest in name order: the images settings are tuned on."""
+    reported = {r.name for r in list_images("bsd100", root=root, count=count, seed=seed)}
+    return [r for r in list_images("bsd100", root=root) if (r.name not in reported) == held_out]
