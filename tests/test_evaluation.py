@@ -8,7 +8,7 @@ from PIL import Image
 
 import zssr.evaluation as evaluation
 from zssr.api import compose_config
-from zssr.datasets import list_images
+from zssr.datasets import list_images, reported_split
 from zssr.errors import ZSSRError
 
 from conftest import DATA_DIR, needs_data, tiny_overrides
@@ -31,6 +31,16 @@ def test_subsets_and_shards():
         list_images("s", samples=["a"], shard=[3, 3])
     with pytest.raises(ZSSRError, match="no image named"):
         list_images("s", samples=["a"], names=["zz"])
+
+
+@needs_data
+def test_the_reported_subset_and_the_held_out_images_split_bsd100():
+    """The benchmarks tune on the held-out images and report on the subset evaluate.py's dataset.count=20 picks."""
+    root = str(DATA_DIR / "bsd100" / "HR")
+    reported, held_out = reported_split(root, held_out=False), reported_split(root, held_out=True)
+    assert reported == list_images("bsd100", root=root, count=20, seed=1234) and len(held_out) == 80
+    assert sorted(r.name for r in reported + held_out) == sorted(r.name for r in list_images("bsd100", root=root))
+    assert "3096" in {r.name for r in reported} and held_out[0].name == "101085"
 
 
 def test_missing_standard_dataset_says_where_to_put_it(tmp_path):

@@ -106,7 +106,7 @@ def list_images(name: str, root: str | None = None, samples: Sequence[str] | Non
 
 
 def reported_split(root: str, held_out: bool, count: int = 20, seed: int = 1234) -> list[ImageRef]:
-    """A dataset's seeded subset that results are reported on (``dataset.count=20`` with evaluate.py's seed 1234) or,
+    """BSD100's seeded subset that results are reported on (``dataset.count=20`` with evaluate.py's seed 1234) or,
     with ``held_out``, the rest in name order: the images settings are tuned on."""
     reported = {r.name for r in list_images("bsd100", root=root, count=count, seed=seed)}
     return [r for r in list_images("bsd100", root=root) if (r.name not in reported) == held_out]
