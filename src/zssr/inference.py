@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
+from itertools import islice
 
 import torch
 from torch import nn
@@ -45,10 +46,19 @@ def back_project(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float],
     ``down`` is the degradation model (bicubic or ``kernel``); the way back up is always bicubic (Irani & Peleg 1991;
     ZSSR's 2018 code). Tensors are ``(..., 3, H, W)`` in [0, 1].
     """
+    rounds = _projections(sr, lr, scale, kernel)
     for _ in range(iterations):
+        sr, _residual = next(rounds)
+    return sr.clamp(0, 1)
+
+
+def _projections(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float],
+                 kernel: torch.Tensor | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The back-projection rounds from ``sr``: each yields the updated image and the LR residual it was updated by."""
+    while True:
         residual = lr - downscale(sr, scale, kernel)
         sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
-    return sr.clamp(0, 1)
+        yield sr, residual
 
 
 def stable_rounds(lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Tensor | None, iterations: int,
@@ -62,15 +72,14 @@ def stable_rounds(lr: torch.Tensor, scale: tuple[float, float], kernel: torch.Te
     ensemble variants all get the same number and stay local."""
     if kernel is None or iterations <= 0:
         return iterations
-    sr = imresize(lr, scale)
-    residual = lr - downscale(sr, scale, kernel)
-    error = residual.square().mean()
-    for done in range(iterations * stages):
-        sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
-        residual = lr - downscale(sr, scale, kernel)
-        previous, error = error, residual.square().mean()
-        if error > growth * previous:
-            return done // stages
+    previous = None
+    # the k-th residual (from 0) is that of the image after k rounds: it tells whether round k grew the residual
+    for k, (_, residual) in enumerate(islice(_projections(imresize(lr, scale), lr, scale, kernel),
+                                             iterations * stages + 1)):
+        error = residual.square().mean()
+        if previous is not None and error > growth * previous:
+            return (k - 1) // stages
+        previous = error
     return iterations
 
 
