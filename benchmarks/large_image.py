@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from zssr.api import compose_config
+from zssr.cli import apply_threads
 from zssr.compute import cpu_flags
 from zssr.pipeline import train
 
@@ -39,6 +40,7 @@ def main() -> None:
         Image.fromarray(synthetic(args.size)).save(path)
         cfg = compose_config([f"input={path}", f"trainer.max_steps={args.steps}", "logger=none", "callbacks=none",
                               "trainer.enable_progress_bar=false", *args.overrides], output_dir=Path(tmp) / "run")
+        apply_threads(cfg)
         result = train(cfg)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     row = {"size": args.size, "output_size": result["output_size"], "train_seconds": result["train_seconds"],

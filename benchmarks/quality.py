@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from zssr.api import compose_config, data_dir
+from zssr.cli import apply_threads
 from zssr.compute import cpu_flags
 from zssr.datasets import list_images
 from zssr.degradations import degrade
@@ -88,6 +89,7 @@ def main() -> None:
                 out = work / f"{name.replace('/', '_')}_{precision}"
                 quiet = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]
                 cfg = compose_config([*overrides, f"precision={precision}", *quiet, *args.overrides], output_dir=out)
+                apply_threads(cfg)  # threads=N in the overrides, as evaluate.py takes it
                 t0 = time.perf_counter()
                 result = train(cfg)
                 ms = 1000 * result["train_seconds"] / max(1, result["iterations"])

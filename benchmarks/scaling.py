@@ -20,6 +20,7 @@ from large_image import synthetic  # same directory
 from PIL import Image
 
 from zssr.api import compose_config
+from zssr.cli import apply_threads
 from zssr.pipeline import train
 
 
@@ -40,6 +41,7 @@ def main() -> None:
                 cfg = compose_config([f"input={path}", f"trainer.max_steps={steps}", "logger=none",
                                       "callbacks=none", "trainer.enable_progress_bar=false", *args.overrides],
                                      output_dir=Path(tmp) / f"run{steps}")
+                apply_threads(cfg)
                 runs.append(train(cfg))
         short, result = runs
         per_step = (result["train_seconds"] - short["train_seconds"]) / (result["iterations"] - short["iterations"])

@@ -156,3 +156,20 @@ def test_parallel_joblib_jobs_share_the_cores():
     assert job_threads(3, cpus=16, launcher=joblib) == 3  # an explicit setting wins
     assert job_threads(None, cpus=16, launcher={"_target_": "hydra._internal.core_plugins.basic_launcher"}) is None
     assert job_threads(None) is None  # not under Hydra
+
+
+def test_scripts_that_compose_a_config_get_its_threads():
+    """The benchmarks run ``zssr.pipeline.train`` on a composed config, not through an entry point: ``threads=N``
+    must still set torch's thread count there."""
+    import torch
+
+    from zssr.api import compose_config
+    from zssr.cli import apply_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert apply_threads(compose_config(["threads=1"])) == 1 and torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        assert apply_threads(compose_config([])) is None and torch.get_num_threads() == 2  # default: left alone
+    finally:
+        torch.set_num_threads(before)

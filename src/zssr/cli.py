@@ -54,6 +54,19 @@ def job_threads(requested: Any, cpus: int | None = None, launcher: Any = None) -
     return max(1, cpus // max(1, n_jobs))
 
 
+def apply_threads(cfg: DictConfig) -> int | None:
+    """Set torch's thread count to :func:`job_threads` of ``cfg.threads`` (the entry points, and scripts that run
+    ``zssr.pipeline.train`` on a composed config, such as the benchmarks); returns it, None where torch's default
+    stays."""
+    threads = job_threads(cfg.get("threads"))
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+        logging.getLogger(__name__).info("torch threads for this job: %d", threads)
+    return threads
+
+
 def config_errors() -> tuple[type[BaseException], ...]:
     """The libraries' exceptions for a config value they refused. Lightning's is only looked up once Lightning is
     loaded: it is loaded lazily, so that bad input is reported before its few seconds of import time."""
@@ -76,12 +89,7 @@ def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
     """Run ``target`` (``module:function``, e.g. ``zssr.pipeline:train``) on ``cfg`` for an entry point."""
     module_name, function_name = target.split(":")
     quiet_libraries()
-    threads = job_threads(cfg.get("threads"))
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-        logging.getLogger(__name__).info("torch threads for this job: %d", threads)
+    apply_threads(cfg)
     try:
         with interruptible():
             function = getattr(importlib.import_module(module_name), function_name)
