@@ -168,6 +168,7 @@ def test_scripts_that_compose_a_config_get_its_threads():
 
     before = torch.get_num_threads()
     try:
+        torch.set_num_threads(2)  # so that the setting is seen to change it
         assert apply_threads(compose_config(["threads=1"])) == 1 and torch.get_num_threads() == 1
         torch.set_num_threads(2)
         assert apply_threads(compose_config([])) is None and torch.get_num_threads() == 2  # default: left alone
