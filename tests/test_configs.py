@@ -46,6 +46,8 @@ def test_lr_policy_reduces_and_stops_a_real_trainer(tmp_path, small_photo):
     result = train(compose_config(overrides, output_dir=tmp_path))
     assert result["iterations"] == 90
     assert result["final_lr"] == pytest.approx(1e-6)
+    cuts = result["steps"][0]["lr_changes"]
+    assert [step for step, _ in cuts] == [30, 60, 90] and [lr for _, lr in cuts] == pytest.approx([1e-4, 1e-5, 1e-6])
 
 
 def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):

@@ -20,6 +20,7 @@ from zssr.errors import Diverged
 from zssr.imageio import save_image
 from zssr.inference import super_resolve_regions
 from zssr.job import Job
+from zssr.lr_policy import LinearFitLRPolicy
 from zssr.metrics import psnr, shave_for
 from zssr.resize import downscale, imresize
 from zssr.results import StepResult
@@ -72,6 +73,12 @@ def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningMod
     return trainer.global_step - done
 
 
+def lr_changes(trainer: pl.Trainer) -> list[list[float]]:
+    """The LR policy's cuts in the fit just done, as [iteration, new learning rate]; none without the policy."""
+    policy = next((c for c in trainer.callbacks if isinstance(c, LinearFitLRPolicy)), None)
+    return [[int(step), float(lr)] for step, lr in policy.history] if policy else []
+
+
 def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: int) -> tuple[torch.Tensor, int]:
     inputs, plan = job.inputs, job.plan
     final = step == len(inputs.schedule) - 1
@@ -118,7 +125,8 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Out
         lr_now = trainer.optimizers[0].param_groups[0]["lr"]
         check_output(outcome.sr, inputs.image.rgb, step_scale, job.kernel if i == len(inputs.schedule) - 1 else None,
                      lr_now)
-        outcome.steps.append(StepResult(list(step_scale), iterations, lr_now, module.train_pixels - pixels, rounds))
+        outcome.steps.append(StepResult(list(step_scale), iterations, lr_now, module.train_pixels - pixels, rounds,
+                                        lr_changes(trainer)))
         log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, len(inputs.schedule), step_scale,
                  iterations, lr_now)
         if i < len(inputs.schedule) - 1:

@@ -24,6 +24,7 @@ class StepResult:
     final_lr: float
     train_pixels: int = 0  # crop pixels trained on in this step
     back_projection_rounds: int | None = None  # per ensemble stage, as used (fewer than asked where they diverge)
+    lr_changes: list[list[float]] = field(default_factory=list)  # [iteration, new learning rate] at each LR cut
 
 
 @dataclass
