@@ -50,3 +50,12 @@ def test_falling_then_flat_curve_reduces_only_after_the_plateau():
     policy = LinearFitLRPolicy()
     drive(policy, lambda s: max(1.0 - s / 1000, 0.1), max_steps=1400)
     assert policy.history and policy.history[0][0] > 900
+
+
+def test_tail_steps_stop_a_fixed_count_after_the_first_cut():
+    """One adaptive phase: the first cut at 300 (as above), then 150 steps at 1e-4 and a stop, no second fit."""
+    rng = np.random.default_rng(0)
+    policy = LinearFitLRPolicy(tail_steps=150)
+    step, lr = drive(policy, lambda s: 0.01 + 1e-4 * rng.standard_normal())
+    assert policy.history == [(300, pytest.approx(1e-4))]
+    assert (step, lr) == (450, pytest.approx(1e-4))

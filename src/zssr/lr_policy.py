@@ -4,7 +4,8 @@ Every validation run (every ``test_every`` training steps, set on the Trainer) m
 ``MSE(I, net(up(down(I))))``. Every ``check_every`` steps, once at least ``min_steps_between`` steps have passed since
 the last change, a least-squares line is fitted through the last ``n_points`` errors; when the line's fall is not
 significant (``-ratio * slope < std of the slope``) the learning rate is multiplied by ``factor``. Training stops once
-the learning rate drops below ``min_lr`` (1e-3 -> 1e-4 -> 1e-5 -> 1e-6 with the defaults).
+the learning rate drops below ``min_lr`` (1e-3 -> 1e-4 -> 1e-5 -> 1e-6 with the defaults). With ``tail_steps``,
+training instead stops that many steps after the first cut, with no further fits: one adaptive phase, one fixed tail.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class LinearFitLRPolicy(pl.Callback):
     """
 
     def __init__(self, monitor: str = "val/rec_mse", check_every: int = 60, n_points: int = 5, ratio: float = 1.5,
-                 factor: float = 0.1, min_lr: float = 9e-6, min_steps_between: int = 256) -> None:
+                 factor: float = 0.1, min_lr: float = 9e-6, min_steps_between: int = 256,
+                 tail_steps: int | None = None) -> None:
         super().__init__()
         self.monitor = monitor
         self.check_every = check_every
@@ -39,6 +41,7 @@ class LinearFitLRPolicy(pl.Callback):
         self.factor = factor
         self.min_lr = min_lr
         self.min_steps_between = min_steps_between
+        self.tail_steps = tail_steps
         self.reset()
 
     def reset(self) -> None:
@@ -46,6 +49,7 @@ class LinearFitLRPolicy(pl.Callback):
         self.errors: list[float] = []
         self.last_change = 0
         self.history: list[tuple[int, float]] = []  # (step, new lr)
+        self.tail_done = False
 
     # -- the policy, independent of Lightning --------------------------------------------------------------------
     def record(self, step: int, error: float) -> None:
@@ -54,6 +58,9 @@ class LinearFitLRPolicy(pl.Callback):
 
     def update(self, step: int, lr: float) -> float:
         """The learning rate to use from ``step`` on (``lr`` unchanged unless the policy fires)."""
+        if self.tail_steps is not None and self.history:
+            self.tail_done = step - self.history[0][0] >= self.tail_steps
+            return lr
         if step % self.check_every or step - self.last_change <= self.min_steps_between:
             return lr
         if len(self.steps) < self.n_points:
@@ -65,7 +72,7 @@ class LinearFitLRPolicy(pl.Callback):
         return lr
 
     def finished(self, lr: float) -> bool:
-        return lr < self.min_lr
+        return lr < self.min_lr or self.tail_done
 
     # -- Lightning hooks ----------------------------------------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -95,7 +102,8 @@ class LinearFitLRPolicy(pl.Callback):
             trainer.should_stop = True
 
     def state_dict(self) -> dict:
-        return {"steps": self.steps, "errors": self.errors, "last_change": self.last_change, "history": self.history}
+        return {"steps": self.steps, "errors": self.errors, "last_change": self.last_change, "history": self.history,
+                "tail_done": self.tail_done}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
