@@ -69,10 +69,12 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
 
 
 def test_efficient_recipe_stops_a_fixed_tail_after_the_first_cut(tmp_path, small_photo):
-    """recipe=efficient: a test every 25 steps, a line through the last 9, and 100 steps after the first cut. With
-    ratio 0 the first eligible check cuts: the 9th test is at step 225, so the run stops at 325 on lr 1e-4."""
-    overrides = [*tiny_overrides(1000), f"input={small_photo}", "recipe=efficient", "callbacks.lr_policy.ratio=0",
+    """recipe=efficient: 100 steps after the first cut, then a stop. With ratio 0 and the checks of the test above, the
+    first cut is at step 30, so the run stops at 130 on lr 1e-4."""
+    overrides = [*tiny_overrides(1000), f"input={small_photo}", "recipe=efficient", "trainer.val_check_interval=10",
+                 "callbacks.lr_policy.check_every=10", "callbacks.lr_policy.n_points=3",
+                 "callbacks.lr_policy.min_steps_between=20", "callbacks.lr_policy.ratio=0",
                  "inference.back_projection_iters=0", "data.crop_size=16"]
     result = train(compose_config(overrides, output_dir=tmp_path))
-    assert result["steps"][0]["lr_changes"] == [[225, pytest.approx(1e-4)]]
-    assert result["iterations"] == 325 and result["final_lr"] == pytest.approx(1e-4)
+    assert result["steps"][0]["lr_changes"] == [[30, pytest.approx(1e-4)]]
+    assert result["iterations"] == 130 and result["final_lr"] == pytest.approx(1e-4)
