@@ -115,6 +115,7 @@ RULES: dict[str, Any] = {
     "precision": OneOf(PRECISIONS),
     "gradual_levels": Number(0),
     "trainer.max_steps": Number(1),
+    "callbacks.lr_policy.tail_steps": Number(1, optional=True),
     "model.optimizer.lr": Number(0, integer=False, open_low=True),
     "max_input_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
