@@ -53,7 +53,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
 
 
 CASES = ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel", "NaN kernel", "missing gt",
-         "bad precision", "bad crop", "bad BP list", "bad net", "bad estimator", "bad son noise",
+         "bad precision", "bad crop", "bad tail", "bad BP list", "bad net", "bad estimator", "bad son noise",
          "bad sharpness limit", "bad batching", "bad starts"]
 
 
