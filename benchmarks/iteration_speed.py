@@ -2,9 +2,10 @@
 
     python benchmarks/iteration_speed.py [--iters 200] [--crop 128] [--repeats 3] [--bf16]
     python benchmarks/iteration_speed.py --profile --iters 20   # framework vs plain loop, back to back, profiled
+    python benchmarks/iteration_speed.py --device cuda          # the same rows on the GPU
 
 Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 NCHW, fp32 channels-last and, on CPUs
-with native bf16 (or with ``--bf16``), bf16 autocast + channels-last; then the framework (Trainer +
+with native bf16 (or with ``--bf16``, or on a GPU), bf16 autocast + channels-last; then the framework (Trainer +
 FatherSonDataModule + LR policy) on the precision and memory format ``zssr.compute`` chooses for this machine, with
 and without the reconstruction test every 50 steps. The ratio column compares each row with the fastest plain loop.
 Prints the CPU flags and the chosen path with the table; writes ``benchmarks/results/iteration_speed.json``.
@@ -36,22 +37,38 @@ def train_flops(net: ZSSRNet, crop: int) -> float:
     return 3.0 * net.flops_per_pixel() * crop**2
 
 
-def plain_loop(iters: int, crop: int, bf16: bool, channels_last: bool, warmup: int = 20) -> float:
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def plain_loop(iters: int, crop: int, bf16: bool, channels_last: bool, warmup: int = 20,
+               device: str = "cpu", crops: bool = False, pin_memory: bool = False) -> float:
+    """``crops``: train on the framework's father/son crops (made on the CPU, moved to ``device`` each step) instead
+    of one fixed crop: the data path's cost without Lightning's."""
     torch.manual_seed(0)
     net = ZSSRNet()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    net = net.to(memory_format=fmt)
+    net = net.to(device=device, memory_format=fmt)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x = torch.rand(1, 3, crop, crop).contiguous(memory_format=fmt)
-    y = torch.rand(1, 3, crop, crop)
+    x = torch.rand(1, 3, crop, crop, device=device).contiguous(memory_format=fmt)
+    y = torch.rand(1, 3, crop, crop, device=device)
+    batches = iter(FatherSonDataModule(open_input("skimage:chelsea").rgb, (2, 2), crop_size=crop,
+                                       pin_memory=pin_memory).train_dataloader()) if crops else None
     for i in range(warmup + iters):
         if i == warmup:
+            _sync(device)
             t0 = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        if batches is not None:
+            batch = next(batches)
+            x = batch["input"].to(device, non_blocking=True).contiguous(memory_format=fmt)
+            y = batch["target"].to(device, non_blocking=True)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             loss = F.l1_loss(net(x).float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    _sync(device)
     return (time.perf_counter() - t0) / iters * 1000
 
 
@@ -60,24 +77,28 @@ class _Timer(pl.Callback):
         self.warmup = warmup
         self.t0 = None
 
-    def on_train_batch_start(self, trainer, *args) -> None:
+    def on_train_batch_start(self, trainer, pl_module, *args) -> None:
         if trainer.global_step == self.warmup:
+            _sync(pl_module.device.type)
             self.t0 = time.perf_counter()
 
-    def on_train_end(self, trainer, *args) -> None:
+    def on_train_end(self, trainer, pl_module) -> None:
+        _sync(pl_module.device.type)
         self.seconds = time.perf_counter() - self.t0
         self.steps = trainer.global_step - self.warmup
 
 
-def framework(iters: int, crop: int, precision: str, channels_last: bool, with_test: bool, warmup: int = 20) -> float:
+def framework(iters: int, crop: int, precision: str, channels_last: bool, with_test: bool, warmup: int = 20,
+              device: str = "cpu", pin_memory: bool = False) -> float:
     torch.manual_seed(0)
     image = open_input("skimage:chelsea").rgb
-    data = FatherSonDataModule(image, (2, 2), crop_size=crop, test_max_side=512)
+    data = FatherSonDataModule(image, (2, 2), crop_size=crop, test_max_side=512, pin_memory=pin_memory)
     module = ZSSRModule(ZSSRNet(), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
                         channels_last=channels_last)
     timer = _Timer(warmup)
     policy = LinearFitLRPolicy(min_lr=0.0)  # measure a fixed number of steps
     trainer = pl.Trainer(max_steps=warmup + iters, precision=precision, logger=False, enable_checkpointing=False,
+                         accelerator="gpu" if device == "cuda" else "cpu", devices=1,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          val_check_interval=50 if with_test else None, check_val_every_n_epoch=None,
                          limit_val_batches=1.0 if with_test else 0, callbacks=[policy, timer])
@@ -137,19 +158,28 @@ def profiled_pair(iters: int, crop: int, path, warmup: int = 10) -> dict[str, fl
 
 
 def cases(args: argparse.Namespace) -> dict:
-    path = choose_compute("auto", "auto", "cpu")
+    dev = args.device
+    path = choose_compute("auto", "auto", dev)
     rows = {
-        "plain loop fp32 NCHW": lambda: plain_loop(args.iters, args.crop, bf16=False, channels_last=False),
-        "plain loop fp32 channels-last": lambda: plain_loop(args.iters, args.crop, bf16=False, channels_last=True),
+        "plain loop fp32 NCHW": lambda: plain_loop(args.iters, args.crop, False, False, device=dev),
+        "plain loop fp32 channels-last": lambda: plain_loop(args.iters, args.crop, False, True, device=dev),
     }
     if args.bf16 or path.precision == "bf16-mixed":
-        rows["plain loop bf16 channels-last"] = lambda: plain_loop(args.iters, args.crop, bf16=True,
-                                                                   channels_last=True)
+        rows["plain loop bf16 NCHW"] = lambda: plain_loop(args.iters, args.crop, True, False, device=dev)
+        rows["plain loop bf16 channels-last"] = lambda: plain_loop(args.iters, args.crop, True, True, device=dev)
     layout = "channels-last" if path.channels_last else "NCHW"
+    bf16 = path.precision == "bf16-mixed"
+    rows[f"plain loop {path.precision} {layout}, father/son crops"] = lambda: plain_loop(
+        args.iters, args.crop, bf16, path.channels_last, device=dev, crops=True)
+    if dev == "cuda":
+        rows[f"plain loop {path.precision} {layout}, crops, pinned"] = lambda: plain_loop(
+            args.iters, args.crop, bf16, path.channels_last, device=dev, crops=True, pin_memory=True)
+        rows[f"framework {path.precision} {layout}, no test, pinned"] = lambda: framework(
+            args.iters, args.crop, path.precision, path.channels_last, False, device=dev, pin_memory=True)
     rows[f"framework {path.precision} {layout}, no test"] = lambda: framework(
-        args.iters, args.crop, path.precision, path.channels_last, False)
+        args.iters, args.crop, path.precision, path.channels_last, False, device=dev)
     rows[f"framework {path.precision} {layout}, test every 50"] = lambda: framework(
-        args.iters, args.crop, path.precision, path.channels_last, True)
+        args.iters, args.crop, path.precision, path.channels_last, True, device=dev)
     return path, rows
 
 
@@ -160,6 +190,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds over all rows, interleaved; the table gives each row's median round")
     parser.add_argument("--bf16", action="store_true", help="also the bf16 plain loop on a CPU that emulates bf16")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--profile", action="store_true",
                         help="only the framework and the plain loop back to back under torch.profiler")
     args = parser.parse_args()
@@ -180,11 +211,14 @@ def main() -> None:
         for name, run in rows_to_run.items():
             times[name].append(run())
     rows = [(name, statistics.median(t)) for name, t in times.items()]
-    fastest = min(ms for name, ms in rows if name.startswith("plain"))
+    fastest = min(ms for name, ms in rows if name.startswith("plain") and "crops" not in name)
     flags = cpu_flags()
     print(f"CPU {platform.processor() or platform.machine()}, capability {torch.backends.cpu.get_cpu_capability()}, "
           f"flags {' '.join(k for k, v in flags.items() if v)}; {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}")
+    gpu = torch.cuda.get_device_name() if args.device == "cuda" else None
+    if gpu:
+        print(f"GPU {gpu}")
     print(f"chosen path: {path.precision}, training {'channels-last' if path.channels_last else 'NCHW'} "
           f"({path.reason}); crop {args.crop}, {flops / 1e9:.1f} GFLOP per iteration, "
           f"median of {args.repeats} interleaved rounds")
@@ -194,14 +228,15 @@ def main() -> None:
         print(f"{name:45s} {ms:8.1f} {flops / ms / 1e6:8.0f} {ms / fastest:16.2f} {spread:>24s}")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "iteration_speed.json").write_text(json.dumps({
+    name = "iteration_speed.json" if args.device == "cpu" else f"iteration_speed_{args.device}.json"
+    (out / name).write_text(json.dumps({"device": args.device, "gpu": gpu,
         "crop": args.crop, "iters": args.iters, "repeats": args.repeats, "gflop_per_iteration": flops / 1e9,
         "threads": torch.get_num_threads(), "torch": torch.__version__, "cpu_flags": flags,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(), "chosen_path": path.to_dict(),
         "machine": platform.processor() or platform.machine(),
         "rows": [{"name": n, "ms_per_iteration": ms, "rounds": times[n], "gflops": flops / ms / 1e6,
                   "x_fastest_plain": ms / fastest} for n, ms in rows]}, indent=2))
-    print(f"wrote {out / 'iteration_speed.json'}")
+    print(f"wrote {out / name}")
 
 
 if __name__ == "__main__":

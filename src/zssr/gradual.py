@@ -79,9 +79,11 @@ def lr_changes(trainer: pl.Trainer) -> list[list[float]]:
     return [[int(step), float(lr)] for step, lr in policy.history] if policy else []
 
 
-def _super_resolve(cfg: DictConfig, job: Job, module: pl.LightningModule, step: int) -> tuple[torch.Tensor, int]:
+def _super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningModule,
+                   step: int) -> tuple[torch.Tensor, int]:
     inputs, plan = job.inputs, job.plan
     final = step == len(inputs.schedule) - 1
+    module.to(trainer.strategy.root_device)  # the end of a fit moves the module to the CPU; inference runs on the GPU
     module.eval()
     module.net.to(memory_format=inputs.compute.inference_memory_format)  # the next fit sets the training format again
     sr, rounds = super_resolve_regions(
@@ -119,7 +121,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Out
         t0, pixels = time.perf_counter(), module.train_pixels
         iterations = _fit(cfg, job, trainer, module, i, extra)
         t1 = time.perf_counter()
-        outcome.sr, rounds = _super_resolve(cfg, job, module, i)
+        outcome.sr, rounds = _super_resolve(cfg, job, trainer, module, i)
         outcome.train_seconds += t1 - t0
         outcome.inference_seconds += time.perf_counter() - t1
         lr_now = trainer.optimizers[0].param_groups[0]["lr"]

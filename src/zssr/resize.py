@@ -130,7 +130,7 @@ def _correlate(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     flat = x.reshape(-1, 1, *x.shape[-2:])
     pad = (kw // 2, kw // 2, kh // 2, kh // 2)
     flat = _pad_symmetric(flat, pad)
-    out = F.conv2d(flat, kernel.to(x.dtype)[None, None])
+    out = F.conv2d(flat, kernel.to(device=x.device, dtype=x.dtype)[None, None])
     return out.reshape(*lead, *out.shape[-2:])
 
 
