@@ -73,6 +73,8 @@ def bicubic_baseline(dataset: str, scale: int) -> tuple[float, float]:
         m = evaluate(imresize(lr, scale), hr, scale, gray=img.gray)
         psnrs.append(m["psnr"])
         ssims.append(m["ssim"])
+    if not psnrs:
+        pytest.skip(f"no {dataset} images under {DATA_DIR}")
     return float(np.mean(psnrs)), float(np.mean(ssims))
 
 
