@@ -66,6 +66,8 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
     with pytest.raises(ZSSRError, match="data.crop_schedule must be integers >= 8"):
         check_settings(compose_config(["data.crop_schedule=[64,4]"]))
     check_settings(compose_config(["data.crop_schedule=64"]))
+    with pytest.raises(ZSSRError, match="callbacks.lr_policy.tail_min_steps must be"):
+        check_settings(compose_config(["recipe=efficient", "callbacks.lr_policy.tail_min_steps=-100"]))
 
 
 def test_efficient_recipe_stops_a_fixed_tail_after_the_first_cut(tmp_path, small_photo):

@@ -59,3 +59,15 @@ def test_tail_steps_stop_a_fixed_count_after_the_first_cut():
     step, lr = drive(policy, lambda s: 0.01 + 1e-4 * rng.standard_normal())
     assert policy.history == [(300, pytest.approx(1e-4))]
     assert (step, lr) == (450, pytest.approx(1e-4))
+
+
+def test_the_tail_lasts_until_tail_min_steps_after_an_early_first_cut():
+    """The same early cut at 300: the tail runs on at 1e-4, with no second fit, until step 1000; a later floor than
+    the tail's own end is the only thing that moves the stop."""
+    rng = np.random.default_rng(0)
+    policy = LinearFitLRPolicy(tail_steps=150, tail_min_steps=1000)
+    step, lr = drive(policy, lambda s: 0.01 + 1e-4 * rng.standard_normal())
+    assert policy.history == [(300, pytest.approx(1e-4))]
+    assert (step, lr) == (1000, pytest.approx(1e-4))
+    policy = LinearFitLRPolicy(tail_steps=150, tail_min_steps=400)
+    assert drive(policy, lambda s: 0.01 + 1e-4 * rng.standard_normal())[0] == 450

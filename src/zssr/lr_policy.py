@@ -5,7 +5,8 @@ Every validation run (every ``test_every`` training steps, set on the Trainer) m
 the last change, a least-squares line is fitted through the last ``n_points`` errors; when the line's fall is not
 significant (``-ratio * slope < std of the slope``) the learning rate is multiplied by ``factor``. Training stops once
 the learning rate drops below ``min_lr`` (1e-3 -> 1e-4 -> 1e-5 -> 1e-6 with the defaults). With ``tail_steps``,
-training instead stops that many steps after the first cut, with no further fits: one adaptive phase, one fixed tail.
+training instead stops that many steps after the first cut, with no further fits: one adaptive phase, one fixed tail,
+which lasts at least until step ``tail_min_steps`` (an early first cut leaves the net short of training).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class LinearFitLRPolicy(pl.Callback):
 
     def __init__(self, monitor: str = "val/rec_mse", check_every: int = 60, n_points: int = 5, ratio: float = 1.5,
                  factor: float = 0.1, min_lr: float = 9e-6, min_steps_between: int = 256,
-                 tail_steps: int | None = None) -> None:
+                 tail_steps: int | None = None, tail_min_steps: int = 0) -> None:
         super().__init__()
         self.monitor = monitor
         self.check_every = check_every
@@ -42,6 +43,7 @@ class LinearFitLRPolicy(pl.Callback):
         self.min_lr = min_lr
         self.min_steps_between = min_steps_between
         self.tail_steps = tail_steps
+        self.tail_min_steps = tail_min_steps
         self.reset()
 
     def reset(self) -> None:
@@ -59,7 +61,7 @@ class LinearFitLRPolicy(pl.Callback):
     def update(self, step: int, lr: float) -> float:
         """The learning rate to use from ``step`` on (``lr`` unchanged unless the policy fires)."""
         if self.tail_steps is not None and self.history:
-            self.tail_done = step - self.history[0][0] >= self.tail_steps
+            self.tail_done = step >= max(self.history[0][0] + self.tail_steps, self.tail_min_steps)
             return lr
         if step % self.check_every or step - self.last_change <= self.min_steps_between:
             return lr

@@ -116,6 +116,7 @@ RULES: dict[str, Any] = {
     "gradual_levels": Number(0),
     "trainer.max_steps": Number(1),
     "callbacks.lr_policy.tail_steps": Number(1, optional=True),
+    "callbacks.lr_policy.tail_min_steps": Number(0),
     "model.optimizer.lr": Number(0, integer=False, open_low=True),
     "max_input_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
