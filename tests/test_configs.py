@@ -70,13 +70,15 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
         check_settings(compose_config(["recipe=efficient", "callbacks.lr_policy.tail_min_steps=-100"]))
 
 
-def test_efficient_recipe_stops_a_fixed_tail_after_the_first_cut(tmp_path, small_photo):
-    """recipe=efficient: 100 steps after the first cut, then a stop. With ratio 0 and the checks of the test above, the
-    first cut is at step 30, so the run stops at 130 on lr 1e-4."""
+def test_efficient_recipe_stops_a_tail_after_the_first_cut_and_not_before_its_floor(tmp_path, small_photo):
+    """recipe=efficient: 100 steps after the first cut, then a stop, but not before tail_min_steps. With ratio 0 and
+    the checks of the test above, the first cut is at step 30: the tail would end at 130, the floor (200 here, for
+    speed; 1000 in the preset) holds it on lr 1e-4 until step 200."""
     overrides = [*tiny_overrides(1000), f"input={small_photo}", "recipe=efficient", "trainer.val_check_interval=10",
+                 "callbacks.lr_policy.tail_min_steps=200",
                  "callbacks.lr_policy.check_every=10", "callbacks.lr_policy.n_points=3",
                  "callbacks.lr_policy.min_steps_between=20", "callbacks.lr_policy.ratio=0",
                  "inference.back_projection_iters=0", "data.crop_size=16"]
     result = train(compose_config(overrides, output_dir=tmp_path))
     assert result["steps"][0]["lr_changes"] == [[30, pytest.approx(1e-4)]]
-    assert result["iterations"] == 130 and result["final_lr"] == pytest.approx(1e-4)
+    assert result["iterations"] == 200 and result["final_lr"] == pytest.approx(1e-4)

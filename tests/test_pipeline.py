@@ -10,7 +10,7 @@ from PIL import Image
 from zssr.api import compose_config
 from zssr.errors import ZSSRError
 from zssr.imageio import load_image, save_image
-from zssr.job import gradual_schedule
+from zssr.job import explicit_schedule, gradual_schedule
 from zssr.pipeline import train
 from zssr.resize import imresize
 from zssr.settings import parse_scale
@@ -42,6 +42,11 @@ def test_scale_parsing_and_gradual_schedule():
             parse_scale(bad)
     assert gradual_schedule((2, 2), 2) == [(1, 1.5), (1.5, 1), (1.5, 1.5), (1.5, 2), (2, 1.5), (2, 2)]
     assert gradual_schedule((4, 4), 0) == [(4, 4)]
+    assert explicit_schedule([1.5], (2, 2)) == [(1.5, 1.5), (2, 2)]
+    assert explicit_schedule([[1, 1.5], 1.5, [1.5, 2]], (2, 2)) == [(1, 1.5), (1.5, 1.5), (1.5, 2), (2, 2)]
+    for bad in [[2], [2.5], [1.5, 1.2], [1.5, 1.5], ["x"], [[1, 1]]]:
+        with pytest.raises(ZSSRError, match="gradual_steps must be"):
+            explicit_schedule(bad, (2, 2))
 
 
 @needs_data
@@ -93,6 +98,16 @@ def test_gradual_runs_every_step_and_adds_fathers(tmp_path, small_rgb):
     assert [s["scale"] for s in result["steps"]] == [[1, 1.5], [1.5, 1], [1.5, 1.5], [1.5, 2], [2, 1.5], [2, 2]]
     assert result["iterations"] == 60
     assert len(list(tmp_path.glob("lr_step*.png"))) == 5
+    assert Image.open(result["output"]).size == (128, 96)
+
+
+@needs_data
+def test_explicit_gradual_steps(tmp_path, small_rgb):
+    lr, _ = small_rgb
+    result = run(tmp_path, f"input={lr}", "gradual_steps=[1.5]", "inference.back_projection_iters=[4,6]", steps=10)
+    assert [s["scale"] for s in result["steps"]] == [[1.5, 1.5], [2, 2]]
+    assert [s["back_projection_rounds"] for s in result["steps"]] == [4, 6]
+    assert Image.open(tmp_path / "lr_step1.png").size == (96, 72)
     assert Image.open(result["output"]).size == (128, 96)
 
 

@@ -10,6 +10,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from zssr.kernels import as_tensor, load_kernel
 from zssr.plan import KernelPlan, kernel_plan
 from zssr.resize import output_shape
 from zssr.results import KernelEstimation
-from zssr.settings import check_settings, parse_scale, per_step
+from zssr.settings import as_list, check_settings, parse_scale, per_step
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,24 @@ def gradual_schedule(scale: tuple[float, float], levels: int) -> list[tuple[floa
     return steps
 
 
+def explicit_schedule(steps: Any, scale: tuple[float, float]) -> list[tuple[float, float]]:
+    """``gradual_steps``: the intermediate scales given (each a factor or ``[sh, sw]``), then ``scale``. Each must grow
+    on the one before it, without passing ``scale``."""
+    schedule: list[tuple[float, float]] = []
+    for entry in as_list(steps):
+        try:
+            step = parse_scale(entry)
+        except ZSSRError:
+            step = None
+        previous = schedule[-1] if schedule else (1.0, 1.0)
+        if (step is None or step == previous or any(s < p for s, p in zip(step, previous, strict=True))
+                or any(s > f + 1e-9 for s, f in zip(step, scale, strict=True)) or step == scale):
+            raise ZSSRError(f"gradual_steps must be scales (a number or [sh, sw]) that grow from 1 towards scale "
+                            f"{list(scale)} without reaching it, got {list(as_list(steps))!r}")
+        schedule.append(step)
+    return [*schedule, scale]
+
+
 def check_writable(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -133,7 +152,8 @@ def read_inputs(cfg: DictConfig) -> Inputs:
     true_kernel = load_kernel(cfg.true_kernel) if cfg.get("true_kernel") else None
     out_shape = output_shape(image.size, scale)
     gt, gt_cropped = match_gt(load_image(cfg.gt, max_pixels), out_shape, scale) if cfg.get("gt") else (None, False)
-    schedule = gradual_schedule(scale, int(cfg.gradual_levels or 0))
+    steps = cfg.get("gradual_steps")
+    schedule = explicit_schedule(steps, scale) if steps else gradual_schedule(scale, int(cfg.gradual_levels or 0))
     if (given is not None or estimate) and len(schedule) > 1:
         log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
     back_projection = per_step(cfg.inference.back_projection_iters, len(schedule))
