@@ -84,7 +84,8 @@ def test_seeded_runs_are_reproducible(tmp_path, small_rgb):
 
 
 @needs_data
-@pytest.mark.parametrize("scale,size", [("2.5", (160, 120)), ("[2,3]", (192, 96))])
+# 1.333333: ceil(64 / 1.333333) is 49, not the input's 48; back-projection must land on the input's size
+@pytest.mark.parametrize("scale,size", [("2.5", (160, 120)), ("[2,3]", (192, 96)), ("1.333333", (86, 64))])
 def test_non_integer_and_anisotropic_scales(tmp_path, small_rgb, scale, size):
     lr, _ = small_rgb
     result = run(tmp_path, f"input={lr}", f"scale={scale}", steps=10)

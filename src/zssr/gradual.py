@@ -105,7 +105,8 @@ def check_output(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float],
         raise Diverged(f"training diverged: the output is not finite (learning rate {lr_rate:g}); lower "
                        f"model.optimizer.lr")
     bicubic = imresize(lr, scale, out_shape=sr.shape[-2:]).clamp(0, 1)
-    own, reference = (psnr(downscale(x, scale, kernel).clamp(0, 1), lr, y_channel=False) for x in (sr, bicubic))
+    own, reference = (psnr(downscale(x, scale, kernel, out_shape=lr.shape[-2:]).clamp(0, 1), lr, y_channel=False)
+                      for x in (sr, bicubic))
     if own < min(20.0, reference - 10.0):
         raise Diverged(f"training diverged: the output downscaled again matches the input at {own:.1f} dB (bicubic: "
                        f"{reference:.1f} dB) with learning rate {lr_rate:g}; lower model.optimizer.lr")

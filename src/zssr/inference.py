@@ -56,7 +56,7 @@ def _projections(sr: torch.Tensor, lr: torch.Tensor, scale: tuple[float, float],
                  kernel: torch.Tensor | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The back-projection rounds from ``sr``: each yields the updated image and the LR residual it was updated by."""
     while True:
-        residual = lr - downscale(sr, scale, kernel)
+        residual = lr - downscale(sr, scale, kernel, out_shape=lr.shape[-2:])
         sr = sr + imresize(residual, scale, out_shape=sr.shape[-2:])
         yield sr, residual
 

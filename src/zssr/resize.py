@@ -149,16 +149,18 @@ def _symmetric_index(n: int, before: int, after: int, device: torch.device) -> t
     return torch.where(idx >= n, period - 1 - idx, idx)
 
 
-def kernel_downscale(x: torch.Tensor, kernel: torch.Tensor, scale: Scale) -> torch.Tensor:
+def kernel_downscale(x: torch.Tensor, kernel: torch.Tensor, scale: Scale,
+                     out_shape: Sequence[int] | None = None) -> torch.Tensor:
     """Blur ``x`` (``(..., H, W)``) with ``kernel`` and subsample by ``scale``: the down-model for a given kernel.
 
     ``LR[i] = sum_j kernel[j] * x[s * i + j - K // 2]`` per axis, with symmetric borders: the kernel is used as given,
     its own off-centre mass encoding the sub-pixel alignment (a x2 kernel made by KernelGAN or ZSSR's generator has its
     centre of mass near ``K // 2 + 0.5``). This reproduces LR images made by ``scipy.ndimage.correlate`` followed by
-    ``[::s, ::s]`` exactly. Non-integer factors read the blurred image bilinearly at ``s * i``.
+    ``[::s, ::s]`` exactly. Non-integer factors read the blurred image bilinearly at ``s * i``. ``out_shape``: the
+    number of samples, where it is known (default: ``ceil(size / s)``).
     """
     sh, sw = _pair(scale)
-    out_h, out_w = output_shape(x.shape[-2:], (1 / sh, 1 / sw))
+    out_h, out_w = out_shape if out_shape is not None else output_shape(x.shape[-2:], (1 / sh, 1 / sw))
     blurred = _correlate(x, kernel)
     blurred = _sample_axis(blurred, x.dim() - 2, out_h, sh)
     return _sample_axis(blurred, x.dim() - 1, out_w, sw)
@@ -179,9 +181,12 @@ def _sample_axis(x: torch.Tensor, dim: int, out_len: int, step: float) -> torch.
     return out.movedim(-1, dim)
 
 
-def downscale(x: torch.Tensor, scale: Scale, kernel: torch.Tensor | None = None) -> torch.Tensor:
-    """The degradation model: MATLAB bicubic downscaling by ``scale`` (>= 1 per axis) or ``kernel``'s blur+subsample."""
+def downscale(x: torch.Tensor, scale: Scale, kernel: torch.Tensor | None = None,
+              out_shape: Sequence[int] | None = None) -> torch.Tensor:
+    """The degradation model: MATLAB bicubic downscaling by ``scale`` (>= 1 per axis) or ``kernel``'s blur+subsample.
+    ``out_shape``: the size to land on where it is known (an LR image's own), which a factor given to a few digits
+    (1.333333) can miss by one pixel through ``ceil``."""
     sh, sw = _pair(scale)
     if kernel is None:
-        return imresize(x, (1 / sh, 1 / sw))
-    return kernel_downscale(x, kernel, (sh, sw))
+        return imresize(x, (1 / sh, 1 / sw), out_shape=out_shape)
+    return kernel_downscale(x, kernel, (sh, sw), out_shape)
