@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -115,6 +117,15 @@ def test_super_resolve_output_size(scale, shape):
     s = (scale, scale) if not isinstance(scale, tuple) else scale
     expected = back_project(back_project(imresize(lr, s).clamp(0, 1), lr, s, None, 2), lr, s, None, 2)
     assert torch.allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1.25, 1.333333])
+def test_back_projection_lands_on_the_lr_size_at_non_integer_scales(scale):
+    """114 x 1.25 -> 143 pixels, and ceil(143 / 1.25) is 115: back-projection must still compare with the 114 given."""
+    lr = torch.rand(3, 57, 114)
+    sr = imresize(lr, scale)
+    out = back_project(sr, lr, (scale, scale), None, 3)
+    assert out.shape == sr.shape and out.shape[-1] == math.ceil(114 * scale - 1e-9)
 
 
 @pytest.mark.parametrize("kernel", [None, "gaussian"])

@@ -184,8 +184,8 @@ def _sample_axis(x: torch.Tensor, dim: int, out_len: int, step: float) -> torch.
 def downscale(x: torch.Tensor, scale: Scale, kernel: torch.Tensor | None = None,
               out_shape: Sequence[int] | None = None) -> torch.Tensor:
     """The degradation model: MATLAB bicubic downscaling by ``scale`` (>= 1 per axis) or ``kernel``'s blur+subsample.
-    ``out_shape``: the size to land on where it is known (an LR image's own), which a factor given to a few digits
-    (1.333333) can miss by one pixel through ``ceil``."""
+    ``out_shape``: the size to land on where it is known (an LR image's own). A non-integer factor need not lead back
+    to it through ``ceil``: 114 x 1.25 -> 143 -> 115, and 144 x 1.333333 -> 192 -> 145."""
     sh, sw = _pair(scale)
     if kernel is None:
         return imresize(x, (1 / sh, 1 / sw), out_shape=out_shape)
