@@ -30,6 +30,17 @@ def test_father_pool_sizes_and_size_proportional_sampling(bsd_lr):
     assert torch.allclose(counts / counts.sum(), pool.weights.float(), atol=0.025)
 
 
+def test_input_share_draws_the_input_that_often_and_the_copies_by_size(bsd_lr):
+    pool = FatherPool(bsd_lr, (2, 2), min_scale=0.5, n_copies=10, input_share=0.5)
+    areas = torch.tensor([f.image.shape[-1] * f.image.shape[-2] for f in pool.fathers[:-1]], dtype=torch.float64)
+    assert pool.weights[-1] == 0.5 and torch.allclose(pool.weights[:-1], 0.5 * areas / areas.sum())
+    gen = torch.Generator().manual_seed(0)
+    assert abs(sum(pool.sample(gen) is bsd_lr for _ in range(4000)) / 4000 - 0.5) < 0.025
+    assert FatherPool(bsd_lr, (2, 2), n_copies=0, input_share=0.2).weights.tolist() == [1.0]  # nothing else to draw
+    with pytest.raises(ValueError, match="input_share must be a probability"):
+        FatherPool(bsd_lr, (2, 2), input_share=1.5)
+
+
 def test_zssr2018_rule_takes_smallest_father_at_least_the_drawn_scale(bsd_lr):
     big = torch.rand(3, 320, 480)
     from zssr.data import Father
@@ -159,6 +170,7 @@ def test_affine_mix_draws_plain_turned_and_warped_crops(bsd_lr):
     ("data.affine.shear_sigma=-1", "data.affine.shear_sigma must be a number >= 0"),
     ("data.affine.as_is=0.6", "data.affine.as_is + data.affine.no_interp must be <= 1"),
     ("data.father_rule=big", "data.father_rule must be one of size, zssr2018"),
+    ("data.input_share=2", "data.input_share must be a number >= 0 and <= 1"),
 ])
 def test_bad_augmentation_settings_are_one_line(override, message):
     from zssr.api import compose_config

@@ -50,15 +50,20 @@ class Father:
 class FatherPool:
     """The HR fathers: the input, copies of it downscaled by ``min_scale`` .. 1, and outputs of earlier gradual steps.
 
-    ``rule='size'`` (the paper): pick a father with probability proportional to its pixel count.
+    ``rule='size'`` (the paper): pick a father with probability proportional to its pixel count; with
+    ``input_share`` the input itself is picked with that probability and the other fathers share the rest in
+    proportion to their pixel counts (the 2018 code takes half its crops from the input at its own scale).
     ``rule='zssr2018'`` (the 2018 code): draw ``s ~ U(min_scale, largest scale)`` and take the smallest father whose
     scale is at least ``s``.
     """
 
     def __init__(self, image: torch.Tensor, scale: Sequence[float], min_scale: float = 0.5, n_copies: int = 10,
-                 extra: Sequence[Father] = (), rule: str = "size", min_side: int = 8) -> None:
+                 extra: Sequence[Father] = (), rule: str = "size", min_side: int = 8,
+                 input_share: float | None = None) -> None:
         if rule not in ("size", "zssr2018"):
             raise ValueError(f"unknown father sampling rule '{rule}' (size or zssr2018)")
+        if input_share is not None and not 0 <= input_share <= 1:
+            raise ValueError(f"input_share must be a probability, got {input_share}")
         self.rule = rule
         sh, sw = _pair(scale)
         # a father must leave a son of at least `min_side` pixels
@@ -75,6 +80,11 @@ class FatherPool:
         self.min_scale = self.fathers[0].scale
         sizes = torch.tensor([f.image.shape[-2] * f.image.shape[-1] for f in self.fathers], dtype=torch.float64)
         self.weights = sizes / sizes.sum()
+        if input_share is not None:
+            is_input = torch.tensor([f.image is image for f in self.fathers])
+            others = torch.where(is_input, 0.0, sizes)
+            rest = others / others.sum() if others.sum() > 0 else others
+            self.weights = torch.where(is_input, input_share if others.sum() > 0 else 1.0, (1 - input_share) * rest)
 
     def __len__(self) -> int:
         return len(self.fathers)
@@ -252,7 +262,8 @@ class FatherSonDataModule(pl.LightningDataModule):
 
     Runtime arguments (given by the pipeline): ``image`` (3, H, W) in [0, 1], ``scale`` (sh, sw) of this step,
     ``kernel`` (or None for bicubic), ``extra_fathers`` (earlier outputs), ``seed``.
-    Config arguments: crop size, noise, augmentation switches, the father pool's shape, the augmentation
+    Config arguments: crop size, noise, augmentation switches, the father pool's shape and draw (``father_rule``,
+    ``input_share``), the augmentation
     (``augment``: ``dihedral`` or ``affine``, with ``affine``'s settings) and the size cap of the reconstruction test.
     ``crop_schedule``: crop sizes by learning-rate phase (the first while the learning rate is at its start, the next
     after its first cut, ...; the last one repeats), applied by :class:`zssr.callbacks.CropSchedule`; None keeps
@@ -264,14 +275,14 @@ class FatherSonDataModule(pl.LightningDataModule):
                  rotations: bool = True, flips: bool = True, min_scale: float = 0.5, n_copies: int = 10,
                  father_rule: str = "size", test_max_side: int | None = None, augment: str = "dihedral",
                  affine: dict | None = None, pin_memory: bool = False,
-                 crop_schedule: Sequence[int] | None = None) -> None:
+                 crop_schedule: Sequence[int] | None = None, input_share: float | None = None) -> None:
         super().__init__()
         if augment not in ("dihedral", "affine"):
             raise ValueError(f"unknown augmentation '{augment}' (dihedral or affine)")
         warp = Affine(min_scale=min_scale, **(affine or {})) if augment == "affine" else None
         # the affine mix scales its crops itself: its fathers are the sources only (the input, earlier outputs)
         self.pool = FatherPool(image, scale, min_scale=min_scale, n_copies=0 if warp else n_copies,
-                               extra=extra_fathers, rule=father_rule)
+                               extra=extra_fathers, rule=father_rule, input_share=input_share)
         self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed, warp)
         self.val_set = ReconstructionSet(image, scale, kernel, test_max_side)
         self.pin_memory = pin_memory

@@ -129,6 +129,7 @@ RULES: dict[str, Any] = {
     "data.flips": AUTO_OR_BOOL,
     "data.n_copies": Number(0),
     "data.father_rule": OneOf(("size", "zssr2018")),
+    "data.input_share": Number(0, 1, integer=False, optional=True),
     "data.augment": OneOf(("dihedral", "affine")),
     "data.affine.as_is": Number(0, 1, integer=False),
     "data.affine.no_interp": Number(0, 1, integer=False),
