@@ -171,6 +171,7 @@ def test_affine_mix_draws_plain_turned_and_warped_crops(bsd_lr):
     ("data.affine.as_is=0.6", "data.affine.as_is + data.affine.no_interp must be <= 1"),
     ("data.father_rule=big", "data.father_rule must be one of size, zssr2018"),
     ("data.input_share=2", "data.input_share must be a number >= 0 and <= 1"),
+    ("data.input_share=0.5 data.father_rule=zssr2018", "data.input_share applies to data.father_rule=size"),
 ])
 def test_bad_augmentation_settings_are_one_line(override, message):
     from zssr.api import compose_config
@@ -178,4 +179,4 @@ def test_bad_augmentation_settings_are_one_line(override, message):
     from zssr.settings import check_settings
 
     with pytest.raises(ZSSRError, match=re.escape(message)):
-        check_settings(compose_config(["data.augment=affine", override]))
+        check_settings(compose_config(["data.augment=affine", *override.split()]))

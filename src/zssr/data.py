@@ -64,6 +64,8 @@ class FatherPool:
             raise ValueError(f"unknown father sampling rule '{rule}' (size or zssr2018)")
         if input_share is not None and not 0 <= input_share <= 1:
             raise ValueError(f"input_share must be a probability, got {input_share}")
+        if input_share is not None and rule != "size":
+            raise ValueError("input_share applies to the size rule only")
         self.rule = rule
         sh, sw = _pair(scale)
         # a father must leave a son of at least `min_side` pixels

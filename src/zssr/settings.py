@@ -170,6 +170,9 @@ def check_settings(cfg: DictConfig) -> None:
     mix = OmegaConf.select(cfg, "data.affine", default=None)
     if OmegaConf.select(cfg, "data.augment", default=None) == "affine" and mix and mix.as_is + mix.no_interp > 1:
         raise ZSSRError(f"data.affine.as_is + data.affine.no_interp must be <= 1, got {mix.as_is + mix.no_interp:g}")
+    if (OmegaConf.select(cfg, "data.input_share", default=None) is not None
+            and OmegaConf.select(cfg, "data.father_rule", default=None) == "zssr2018"):
+        raise ZSSRError("data.input_share applies to data.father_rule=size, got data.father_rule=zssr2018")
     if estimated and OmegaConf.select(cfg, "estimator.method", default=None) == "spectral":
         target = OmegaConf.select(cfg, "estimator.native_target", default=None)
         if target is None or (isinstance(target, DictConfig) and None in target.values()):
