@@ -82,11 +82,10 @@ class FatherPool:
         self.min_scale = self.fathers[0].scale
         sizes = torch.tensor([f.image.shape[-2] * f.image.shape[-1] for f in self.fathers], dtype=torch.float64)
         self.weights = sizes / sizes.sum()
-        if input_share is not None:
+        if input_share is not None and len(self.fathers) > 1:  # the input alone keeps its weight of 1
             is_input = torch.tensor([f.image is image for f in self.fathers])
             others = torch.where(is_input, 0.0, sizes)
-            rest = others / others.sum() if others.sum() > 0 else others
-            self.weights = torch.where(is_input, input_share if others.sum() > 0 else 1.0, (1 - input_share) * rest)
+            self.weights = torch.where(is_input, input_share, (1 - input_share) * others / others.sum())
 
     def __len__(self) -> int:
         return len(self.fathers)
