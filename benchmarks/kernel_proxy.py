@@ -7,11 +7,12 @@ setting is chosen) is degraded exactly as ``evaluate.py dataset=bsd100`` does, u
 then back-projected 8 times through a candidate kernel (``zssr.inference.back_project``, the step ZSSR's output ends
 with; fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how
 much that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian closest to the true kernel
-(``oracle_iso``) and ``estimator=spectral`` at each ``estimator.native_target`` in ``--targets``. On 19 images where
-ZSSR ran with the bicubic kernel and with ``spectral``'s estimate, the proxy's difference between the two tracked
-ZSSR's (docs/kernel_estimation.md). Prints the mean, the worst image against the bicubic kernel and how many images
-are more than 0.3 dB below it, per candidate, and writes ``benchmarks/results/kernel_proxy<tag>.json``. Needs the
-benchmark images (``ZSSR_DATA_DIR``).
+(``oracle_iso``), ``estimator=spectral``'s fitted Gaussian (``shape: anisotropic``) at each ``estimator.shrink`` in
+``--shrinks`` and its isotropic width (``shape: isotropic``) at each ``estimator.native_target`` in ``--targets``. On
+19 images where ZSSR ran with the bicubic kernel and with ``spectral``'s isotropic estimate, the proxy's difference
+between the two tracked ZSSR's (docs/kernel_estimation.md). Prints the mean, the mean kernel error, the worst image
+against the bicubic kernel and how many images are more than 0.3 dB below it, per candidate, and writes
+``benchmarks/results/kernel_proxy<tag>.json``. Needs the benchmark images (``ZSSR_DATA_DIR``).
 """
 
 from __future__ import annotations
@@ -28,18 +29,23 @@ from zssr.api import data_dir
 from zssr.datasets import reported_split
 from zssr.degradations import degrade, image_seed
 from zssr.inference import back_project, stable_rounds
-from zssr.kernelgan.spectral import gaussian_widths, spectral_kernel
-from zssr.kernels import kernel_error
+from zssr.kernelgan.spectral import anisotropic_kernel, gaussian_widths, spectral_kernel
+from zssr.kernels import bicubic_kernel, kernel_error
 from zssr.metrics import psnr, shave_for
 from zssr.resize import imresize
 
 DATA = data_dir()
 
 
-def candidates(lr: torch.Tensor, truth: np.ndarray, scale: float, targets: list[float]) -> dict:
+def candidates(lr: torch.Tensor, truth: np.ndarray, scale: float, targets: list[float], shrinks: list[float]
+               ) -> dict:
     """The kernels to score (None: the bicubic kernel)."""
     _, widths, _ = gaussian_widths((scale, scale))
     kernels = {"bicubic": None, "true": truth, "oracle_iso": min(widths, key=lambda k: kernel_error(k, truth))}
+    for shrink in shrinks:
+        fitted = anisotropic_kernel(lr, (scale, scale), shrink)
+        kernels[f"anisotropic_{shrink:g}"] = spectral_kernel(lr, (scale, scale), targets[0])[0] if fitted is None \
+            else fitted[0]  # where the spectrum gives no fit the estimator takes the width
     kernels.update({f"spectral_{t:g}": spectral_kernel(lr, (scale, scale), t)[0] for t in targets})
     return kernels
 
@@ -52,6 +58,7 @@ def main() -> int:
     parser.add_argument("--degradation", default="random_kernel",
                         choices=["random_kernel", "kernelgan_kernel", "motion_defocus"])
     parser.add_argument("--targets", default="0.35,0.4,0.45,0.5,0.55,0.62", help="native targets for spectral")
+    parser.add_argument("--shrinks", default="0.9", help="estimator.shrink values for the anisotropic fit")
     parser.add_argument("--iterations", type=int, default=8, help="back-projections per candidate")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     args = parser.parse_args()
@@ -61,8 +68,10 @@ def main() -> int:
         return 1
     try:
         targets = [float(t) for t in args.targets.split(",")]
+        shrinks = [float(t) for t in args.shrinks.split(",")]
     except ValueError:
-        print(f"error: --targets must be numbers separated by commas, got {args.targets!r}", file=sys.stderr)
+        print(f"error: --targets and --shrinks must be numbers separated by commas, got {args.targets!r} and "
+              f"{args.shrinks!r}", file=sys.stderr)
         return 1
     torch.set_num_threads(1)
     refs = reported_split(str(root), held_out=not args.subset)
@@ -73,21 +82,24 @@ def main() -> int:
         deg = degrade(hr, s, args.degradation, image_seed(1234, "bsd100", ref.name, args.degradation, float(s)))
         hr = hr[..., : deg.lr.shape[-2] * s, : deg.lr.shape[-1] * s]
         up = imresize(deg.lr, (s, s), out_shape=hr.shape[-2:])
-        row = {"image": ref.name}
-        for name, k in candidates(deg.lr, deg.kernel, float(s), targets).items():
+        row, errors = {"image": ref.name}, {}
+        for name, k in candidates(deg.lr, deg.kernel, float(s), targets, shrinks).items():
             kernel = None if k is None else torch.as_tensor(k, dtype=torch.float32)
+            errors[name] = kernel_error(k if k is not None else bicubic_kernel(s), deg.kernel)
             # as many rounds as ZSSR's ensemble would keep (fewer for kernels that make them diverge)
             rounds = stable_rounds(deg.lr, (float(s),) * 2, kernel, args.iterations)
             row[name] = psnr(back_project(up, deg.lr, (float(s),) * 2, kernel, rounds), hr, shave=shave_for(s))
-        rows.append(row)
+        rows.append(row | {"kernel_error": errors})
         print(" ".join([f"{ref.name:>7}"] + [f"{k} {v:.2f}" for k, v in row.items() if k != "image"]), flush=True)
-    names = [k for k in rows[0] if k != "image"]
+    names = [k for k in rows[0] if k not in ("image", "kernel_error")]
     summary = {name: {"mean": float(np.mean([r[name] for r in rows])),
+                      "kernel_error": float(np.mean([r["kernel_error"][name] for r in rows])),
                       "worst_vs_bicubic": float(min(r[name] - r["bicubic"] for r in rows)),
                       "below_bicubic_0.3": int(sum(r[name] - r["bicubic"] < -0.3 for r in rows))} for name in names}
-    print(f"\n{'kernel':>16} {'mean PSNR':>10} {'worst vs bicubic':>17} {'images < -0.3 dB':>17}")
+    print(f"\n{'kernel':>16} {'mean PSNR':>10} {'kernel error':>13} {'worst vs bicubic':>17} {'images < -0.3 dB':>17}")
     for name, v in summary.items():
-        print(f"{name:>16} {v['mean']:10.3f} {v['worst_vs_bicubic']:17.2f} {v['below_bicubic_0.3']:17d}")
+        print(f"{name:>16} {v['mean']:10.3f} {v['kernel_error']:13.3f} {v['worst_vs_bicubic']:17.2f} "
+              f"{v['below_bicubic_0.3']:17d}")
     out = Path(__file__).resolve().parent / "results" / f"kernel_proxy{args.tag}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"images": len(rows), "subset": args.subset, "scale": s, "degradation": args.degradation,

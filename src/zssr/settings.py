@@ -156,6 +156,11 @@ RULES: dict[str, Any] = {
     "estimator.native_target": PerScale(Number(0, integer=False, optional=True, open_low=True)),
 }
 
+SPECTRAL_RULES = {  # the settings of estimator.method=spectral only
+    "estimator.shape": OneOf(("anisotropic", "isotropic")),
+    "estimator.shrink": Number(0, integer=False, open_low=True),
+}
+
 
 def check_settings(cfg: DictConfig) -> None:
     """Reject a value outside :data:`RULES` in one line, naming the key."""
@@ -177,6 +182,10 @@ def check_settings(cfg: DictConfig) -> None:
         target = OmegaConf.select(cfg, "estimator.native_target", default=None)
         if target is None or (isinstance(target, DictConfig) and None in target.values()):
             raise ZSSRError(f"estimator.native_target must be set for estimator.method=spectral, got {target!r}")
+        for key, rule in SPECTRAL_RULES.items():
+            value = OmegaConf.select(cfg, key, default=None)
+            if rule.problem(value):
+                raise ZSSRError(f"{key} {rule.problem(value)} for estimator.method=spectral, got {value!r}")
     if estimated and OmegaConf.select(cfg, "estimator.module.prior", default=False):
         from zssr.kernelgan.flow_prior import load_prior
 

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from zssr.kernelgan.data import KernelGANDataModule
 from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, unusable
 from zssr.kernelgan.module import KernelGANModule
-from zssr.kernelgan.spectral import spectral_kernel
+from zssr.kernelgan.spectral import anisotropic_kernel, spectral_kernel
 from zssr.kernels import for_scale, kernel_error, recentre, zero_negligible
 from zssr.settings import for_factor
 
@@ -51,7 +51,8 @@ def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, l
     (:func:`sharpness_ratio` / :func:`kernel_passband`) is above ``sharpness_limit``, more than natural images have
     (None turns the check off). With ``starts`` > 1 the GAN runs from seeds ``seed``, ``seed + 1``, ... (``loggers``
     get the first start's losses), :func:`choose` picks among them, and the check applies to its choice.
-    ``method: spectral`` skips the GAN for :func:`.spectral.spectral_kernel` (``native_target``, per SR factor).
+    ``method: spectral`` skips the GAN for a Gaussian from the spectrum (:mod:`.spectral`): ``shape: anisotropic``
+    fits its covariance (times ``shrink``), ``shape: isotropic`` takes the width that leaves ``native_target``.
     """
     spectral = cfg.get("method", "gan") == "spectral"
     crop = 0 if spectral else int(cfg.crop_size)  # the spectrum needs no crops, only some texture
@@ -95,8 +96,20 @@ def _check_width(est: Estimate, cfg: Any, scale: tuple[float, float]) -> Estimat
 
 
 def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Estimate:
-    """``method: spectral`` (:mod:`.spectral`): the isotropic Gaussian that gives the image ``native_target``."""
+    """``method: spectral`` (:mod:`.spectral`): the Gaussian whose covariance fits the spectrum's falloff
+    (``shape: anisotropic``), or the isotropic one that gives the image ``native_target`` (``shape: isotropic``, and
+    where the spectrum has too little above its noise for a fit)."""
     started = time.perf_counter()
+    fitted = anisotropic_kernel(image, scale, float(cfg.shrink)) if cfg.get("shape") == "anisotropic" else None
+    if fitted is not None:
+        kernel, cov = fitted
+        native = sharpness_ratio(image) / kernel_passband(kernel, scale)
+        variances = np.linalg.eigvalsh(cov)
+        log.info("kernel from the spectrum in %.2f s: Gaussian of variances %.2f / %.2f HR px^2",
+                 time.perf_counter() - started, *variances)
+        return Estimate(kernel=kernel, seconds=time.perf_counter() - started, native_sharpness=native)
+    if cfg.get("shape") == "anisotropic":
+        log.warning("too little of the spectrum stands above the noise for a kernel's shape; taking a width only")
     kernel, variance, native = spectral_kernel(image, scale, float(for_factor(cfg.native_target, scale)))
     seconds = time.perf_counter() - started
     log.info("kernel from the spectrum in %.2f s: isotropic Gaussian of variance %.2f HR px^2", seconds, variance)

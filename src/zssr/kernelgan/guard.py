@@ -28,8 +28,6 @@ def sharpness_ratio(image: torch.Tensor) -> float:
     A kernel attenuates the high band more than the low one, the more so the wider it is; the image's own spectrum
     falls off in roughly the same way at every scale. So a high ratio says the LR image was made by a narrow kernel.
     """
-    from skimage.restoration import estimate_sigma
-
     y = luma(image).numpy()
     y = y - y.mean()
     h, w = y.shape
@@ -37,10 +35,18 @@ def sharpness_ratio(image: torch.Tensor) -> float:
     power = np.abs(np.fft.fft2(y * window)) ** 2
     radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
     high, low = (radius > 0.3) & (radius < 0.5), (radius > 0.1) & (radius < 0.2)
-    floor = float(estimate_sigma(y)) ** 2 * float((window ** 2).sum())  # expected power of white noise per bin
+    floor = noise_floor(y, window)
     p_high = max(float(power[high].sum()) - floor * int(high.sum()), 0.0)
     p_low = max(float(power[low].sum()) - floor * int(low.sum()), 1e-20)
     return p_high / p_low
+
+
+def noise_floor(y: np.ndarray, window: np.ndarray) -> float:
+    """The expected power per FFT bin of ``y * window`` from white noise at the level
+    :func:`skimage.restoration.estimate_sigma` finds in ``y``."""
+    from skimage.restoration import estimate_sigma
+
+    return float(estimate_sigma(y)) ** 2 * float((window**2).sum())
 
 
 def kernel_passband(kernel: np.ndarray, scale: tuple[float, float]) -> float:

@@ -1,11 +1,17 @@
-"""A kernel from the LR image's spectrum alone: the isotropic Gaussian whose blur leaves the image as sharp as natural
-images are.
+"""A kernel from the LR image's spectrum alone: a Gaussian, no GAN, in under a second.
 
-A kernel attenuates the image's high band more than its low band, the more so the wider it is, while natural images
-have a typical ratio of the two bands of their own (:func:`.guard.sharpness_ratio` over :func:`.guard.kernel_passband`,
-the image's *native* sharpness; its median over held-out BSD100 images with their true kernels is the target). So the
-width whose passband brings the image's ratio to that target is the estimate. One FFT of the image and a 1-D search
-over 160 widths: under a second instead of a GAN's minutes, but only a width: no orientation, no shape.
+Two ways (``estimator.shape``):
+
+- ``anisotropic`` (:func:`spectral_covariance`): natural images' power falls off as a power of the frequency, while a
+  Gaussian kernel of covariance ``S`` multiplies it by ``exp(-4 pi^2 v^T S v)``. So along every direction the log
+  power of the LR image is a constant of that direction (the photo's own oriented texture) minus ``beta log f`` minus
+  a quadratic in the frequency whose coefficients are ``S``'s. One linear least-squares fit over the spectrum's
+  direction and radius bins recovers ``S``: orientation and anisotropy as well as width. The texture's direction
+  goes into the per-direction constants, not into ``S``.
+- ``isotropic`` (:func:`spectral_kernel`): a kernel attenuates the image's high band more than its low band, the more
+  so the wider it is, while natural images have a typical ratio of the two bands of their own
+  (:func:`.guard.sharpness_ratio` over :func:`.guard.kernel_passband`, the image's *native* sharpness). So the width
+  whose passband brings the image's ratio to a target is the estimate: a width only.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import numpy as np
 import torch
 
 from zssr.degradations import gaussian_covariance_kernel
-from zssr.kernelgan.guard import kernel_passband, sharpness_ratio
+from zssr.kernelgan.guard import kernel_passband, noise_floor, sharpness_ratio
 from zssr.kernels import recentre
+from zssr.metrics import luma
 
 
 @lru_cache(maxsize=8)
@@ -42,3 +49,70 @@ def spectral_kernel(image: torch.Tensor, scale: tuple[float, float], native_targ
     native = sharpness_ratio(image) / passbands
     best = int(np.argmin(np.abs(np.log(np.maximum(native, 1e-12)) - np.log(native_target))))
     return kernels[best].copy(), float(variances[best]), float(native[best])
+
+
+def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16, rings: int = 14,
+                        band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0) -> np.ndarray | None:
+    """The covariance (HR pixels^2, ``[[xx, xy], [xy, yy]]``) of the Gaussian kernel that best explains the falloff of
+    ``image``'s luma spectrum (Hann window), or None when too few of its bins rise above the noise.
+
+    The spectrum between ``band`` cycles per LR pixel is averaged in ``sectors`` directions (over 180 degrees) x
+    ``rings`` radii, the white-noise floor of :func:`.guard.noise_floor` taken off, and bins less than ``snr_min``
+    times that floor above it are left out. The model of a bin's log power is ``a[direction] - beta log f - 4 pi^2
+    v^T S v``, with ``v`` the bin's HR frequency (the LR frequency over ``scale``): linear in ``a``, ``beta`` and
+    ``S``'s three entries. ``S`` is the fit's, not yet made positive definite.
+    """
+    y = luma(image).double().numpy()
+    y = y - y.mean()
+    h, w = y.shape
+    window = np.outer(np.hanning(h), np.hanning(w))
+    power = np.abs(np.fft.fft2(y * window)) ** 2
+    floor = noise_floor(y, window)
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    radius = np.hypot(fx, fy)
+    sector = np.minimum((np.mod(np.arctan2(fy, fx), np.pi) / np.pi * sectors).astype(int), sectors - 1)
+    ring = np.digitize(radius, np.linspace(band[0], band[1], rings + 1)) - 1
+    vx, vy = fx / scale[1], fy / scale[0]
+    rows, logs, weights = [], [], []
+    for d in range(sectors):
+        for r in range(rings):
+            cell = (sector == d) & (ring == r)
+            count = int(cell.sum())
+            excess = float(power[cell].mean()) - floor if count >= 3 else 0.0
+            if count < 3 or excess <= max(snr_min * floor, 1e-30):
+                continue
+            row = np.zeros(sectors + 4)
+            row[d] = 1.0
+            row[sectors] = -np.log(radius[cell]).mean()
+            row[sectors + 1:] = -4 * np.pi**2 * np.array([(vx[cell] ** 2).mean(), 2 * (vx[cell] * vy[cell]).mean(),
+                                                           (vy[cell] ** 2).mean()])
+            rows.append(row)
+            logs.append(np.log(excess))
+            weights.append(np.sqrt(count))
+    if len(rows) < sectors + 8:
+        return None
+    a, b, wt = np.array(rows), np.array(logs), np.array(weights)[:, None]
+    used = np.abs(a).sum(0) > 0  # directions with no bin above the noise drop out
+    solution = np.zeros(a.shape[1])
+    solution[used] = np.linalg.lstsq(a[:, used] * wt, b * wt[:, 0], rcond=None)[0]
+    xx, xy, yy = solution[-3:]
+    cov = np.array([[xx, xy], [xy, yy]])
+    return cov if np.all(np.isfinite(cov)) else None
+
+
+def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: float, size: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Gaussian of :func:`spectral_covariance` times ``shrink``, its variances kept within 0.025 s^2 and 3 s^2 HR
+    pixels^2 (``s`` the larger factor; the range of :func:`gaussian_widths`), centred as the project's kernels are:
+    the kernel and its covariance, or None when the spectrum gave no fit."""
+    cov = spectral_covariance(image, scale)
+    if cov is None:
+        return None
+    s = max(scale)
+    values, vectors = np.linalg.eigh(shrink * cov)
+    values = np.clip(values, 0.025 * s * s, 3.0 * s * s)
+    cov = vectors @ np.diag(values) @ vectors.T
+    size = size or int(2 * np.ceil(3 * np.sqrt(values.max())) + 1) | 1
+    theta = float(np.arctan2(vectors[1, 0], vectors[0, 0]))
+    kernel = recentre(gaussian_covariance_kernel(values, theta, size, 1), scale)
+    return kernel, cov
