@@ -19,7 +19,7 @@ from zssr.plan import kernel_plan
 from zssr.resize import imresize, kernel_downscale
 from zssr.settings import for_factor, per_step
 
-from conftest import tiny_overrides
+from conftest import EXAMPLES, needs_data, tiny_overrides
 
 
 def quick(**settings):
@@ -413,7 +413,8 @@ def test_bad_spectral_settings_are_one_line():
                               ("estimator.native_target=-1", "estimator.native_target must be a number > 0"),
                               ("estimator.native_target=null", "estimator.native_target must be set"),
                               ("estimator.shape=round", "estimator.shape must be one of anisotropic, isotropic"),
-                              ("estimator.shrink=0", "estimator.shrink must be a number > 0")]:
+                              ("estimator.shrink=0", "estimator.shrink must be a number > 0"),
+                              ("estimator.min_native=-1", "estimator.min_native must be a number >= 0")]:
         with pytest.raises(ZSSRError, match=re.escape(message)):
             check_settings(compose_config(["kernel=estimated", "estimator=spectral", override]))
 
@@ -430,3 +431,22 @@ def test_the_spectral_fit_takes_a_width_only_where_nothing_stands_above_the_nois
     assert "taking a width only" in caplog.text
     width = spectral_kernel(noise, (2.0, 2.0), float(for_factor(cfg.native_target, (2.0, 2.0))))[0]
     assert np.array_equal(est.kernel, width)
+
+
+@needs_data
+def test_a_fit_too_narrow_for_the_photo_gives_way_to_the_width(caplog):
+    """The real photo ``charlie.png``: its spectrum's falloff fits a near-delta kernel, which leaves the photo far
+    duller than natural images are (``min_native``), so the isotropic width is used; it is closer to the kernel
+    shipped with the 2018 release for this photo than the bicubic kernel is."""
+    from zssr.kernelgan.spectral import spectral_kernel
+    from zssr.kernels import load_kernel
+
+    photo = open_input(str(EXAMPLES / "real_example" / "charlie.png")).rgb
+    cfg = compose_config(["kernel=estimated"]).estimator
+    with caplog.at_level("WARNING"):
+        est = estimate_kernel(photo, (2.0, 2.0), cfg)
+    assert "so it is too narrow; taking a width only" in caplog.text
+    width = spectral_kernel(photo, (2.0, 2.0), float(for_factor(cfg.native_target, (2.0, 2.0))))[0]
+    assert np.array_equal(est.kernel, width)
+    shipped = load_kernel(EXAMPLES / "real_example" / "charlie_0.mat")
+    assert kernel_error(est.kernel, shipped) < 0.5 * kernel_error(bicubic_kernel(2), shipped)

@@ -159,6 +159,7 @@ RULES: dict[str, Any] = {
 SPECTRAL_RULES = {  # the settings of estimator.method=spectral only
     "estimator.shape": OneOf(("anisotropic", "isotropic")),
     "estimator.shrink": Number(0, integer=False, open_low=True),
+    "estimator.min_native": Number(0, integer=False, optional=True),
 }
 
 

@@ -97,19 +97,25 @@ def _check_width(est: Estimate, cfg: Any, scale: tuple[float, float]) -> Estimat
 
 def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Estimate:
     """``method: spectral`` (:mod:`.spectral`): the Gaussian whose covariance fits the spectrum's falloff
-    (``shape: anisotropic``), or the isotropic one that gives the image ``native_target`` (``shape: isotropic``, and
-    where the spectrum has too little above its noise for a fit)."""
+    (``shape: anisotropic``), or the isotropic one that gives the image ``native_target`` (``shape: isotropic``; and
+    where the spectrum has too little above its noise for a fit, or where the fit leaves the image with a native
+    sharpness under ``min_native``: noise or compression flattening the spectrum make it too narrow)."""
     started = time.perf_counter()
-    fitted = anisotropic_kernel(image, scale, float(cfg.shrink)) if cfg.get("shape") == "anisotropic" else None
-    if fitted is not None:
-        kernel, cov = fitted
-        native = sharpness_ratio(image) / kernel_passband(kernel, scale)
-        variances = np.linalg.eigvalsh(cov)
-        log.info("kernel from the spectrum in %.2f s: Gaussian of variances %.2f / %.2f HR px^2",
-                 time.perf_counter() - started, *variances)
-        return Estimate(kernel=kernel, seconds=time.perf_counter() - started, native_sharpness=native)
     if cfg.get("shape") == "anisotropic":
-        log.warning("too little of the spectrum stands above the noise for a kernel's shape; taking a width only")
+        fitted = anisotropic_kernel(image, scale, float(cfg.shrink))
+        if fitted is None:
+            log.warning("too little of the spectrum stands above the noise for a kernel's shape; taking a width only")
+        else:
+            kernel, cov = fitted
+            native = sharpness_ratio(image) / kernel_passband(kernel, scale)
+            variances = np.linalg.eigvalsh(cov)
+            if cfg.min_native is None or native >= float(cfg.min_native):
+                log.info("kernel from the spectrum in %.2f s: Gaussian of variances %.2f / %.2f HR px^2",
+                         time.perf_counter() - started, *variances)
+                return Estimate(kernel=kernel, seconds=time.perf_counter() - started, native_sharpness=native)
+            log.warning("the spectrum's fit (variances %.2f / %.2f HR px^2) leaves the image duller than natural "
+                        "images are (native sharpness %.3f < estimator.min_native %g), so it is too narrow; "
+                        "taking a width only", *variances, native, float(cfg.min_native))
     kernel, variance, native = spectral_kernel(image, scale, float(for_factor(cfg.native_target, scale)))
     seconds = time.perf_counter() - started
     log.info("kernel from the spectrum in %.2f s: isotropic Gaussian of variance %.2f HR px^2", seconds, variance)
