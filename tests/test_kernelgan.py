@@ -310,7 +310,7 @@ def test_train_on_a_tiny_image_falls_back_to_bicubic(tmp_path):
 
 @pytest.mark.parametrize("overrides, mode, noise, bp", [
     ([], "bicubic", 0.0, 10), ([], "given", 0.0, 10), ([], "estimated", 0.0125, 2), ([], "rejected", 0.0125, 2),
-    ([], "failed", 0.0125, 2), (["data.noise_std=0.03"], "estimated", 0.03, 2),
+    ([], "failed", 0.0125, 2), ([], "fitted", 0.0, 10), (["data.noise_std=0.03"], "estimated", 0.03, 2),
     (["inference.back_projection_iters=1"], "estimated", 0.0125, 1),
     (["kernel_guess.son_noise_std=0", "kernel_guess.back_projection_iters=null"], "estimated", 0.0, 10)])
 def test_a_guessed_kernel_gets_noisy_sons_and_light_back_projection(overrides, mode, noise, bp):
@@ -320,7 +320,7 @@ def test_a_guessed_kernel_gets_noisy_sons_and_light_back_projection(overrides, m
 
     cfg = compose_config(["input=skimage:astronaut", *overrides])
     oriented = gaussian_covariance_kernel(np.array([0.8, 2.5]), 0.4, 13, 2)
-    kernel = oriented if mode in ("given", "estimated") else None
+    kernel = oriented if mode in ("given", "estimated", "fitted") else None
     plan = kernel_plan(cfg, mode, kernel)
     assert plan.son_noise_std == noise and plan.cap(per_step(cfg.inference.back_projection_iters, 1)) == [bp]
     assert plan.train_rotations == plan.ensemble_flips == (kernel is None)
@@ -450,3 +450,19 @@ def test_a_fit_too_narrow_for_the_photo_gives_way_to_the_width(caplog):
     assert np.array_equal(est.kernel, width)
     shipped = load_kernel(EXAMPLES / "real_example" / "charlie_0.mat")
     assert kernel_error(est.kernel, shipped) < 0.5 * kernel_error(bicubic_kernel(2), shipped)
+
+
+@pytest.mark.parametrize("trust", [True, False])
+def test_a_trusted_fit_gets_a_given_kernels_settings(tmp_path, blurred_photo, trust):
+    """``kernel=estimated`` with the default estimator: the spectrum's anisotropic fit is the plan's ``fitted`` mode,
+    with clean sons and all back-projections, unless ``kernel_guess.trust_fit=false`` makes it a guess."""
+    lr, truth = blurred_photo
+    Image.fromarray((lr * 255).round().byte().permute(1, 2, 0).numpy()).save(tmp_path / "blurred.png")
+    cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 'blurred.png'}", "kernel=estimated",
+                          f"kernel_guess.trust_fit={trust}", "inference.back_projection_iters=3"],
+                         output_dir=tmp_path / "run")
+    result = train(cfg)
+    assert result["kernel"] == "estimated" and result["plan"]["mode"] == ("fitted" if trust else "estimated")
+    assert (result["son_noise_std"], result["back_projection_iters"]) == ((0.0, [3]) if trust else (0.0125, [2]))
+    assert result["kernel_estimation"]["kernel_error"] is None  # no true_kernel given
+    assert kernel_error(np.load(tmp_path / "run" / "blurred_kernel_estimated.npy"), truth) < 0.3

@@ -1,5 +1,5 @@
 """``kernel=estimated`` for one run: estimate the input's kernel (:mod:`zssr.kernelgan`), save it, score it against
-``true_kernel`` when given, and say which kernel plan follows (estimated, rejected or failed)."""
+``true_kernel`` when given, and say which kernel plan follows (estimated, fitted, rejected or failed)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,9 @@ def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, fl
             record.kernel_error = record.bicubic_kernel_error
     _picture(stem.with_suffix(".png"), kernel, true_kernel, f"{image.name} x{scale[0]:g}"
              + ("" if accepted else " (rejected)") + ("" if error is None else f", error {error:.3f}"))
-    return ("estimated", kernel, record) if accepted else ("rejected", None, record)
+    if not accepted:
+        return "rejected", None, record
+    return ("fitted" if est.fitted and cfg.kernel_guess.trust_fit else "estimated"), kernel, record
 
 
 def _picture(path: Path, kernel: np.ndarray, truth: np.ndarray | None, title: str) -> None:

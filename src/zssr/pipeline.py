@@ -53,7 +53,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def kernel_label(cfg: DictConfig, job: Job) -> str:
-    return {"given": str(cfg.kernel), "estimated": "estimated"}.get(job.plan.mode, "bicubic")
+    return {"given": str(cfg.kernel), "estimated": "estimated", "fitted": "estimated"}.get(job.plan.mode, "bicubic")
 
 
 def write_outputs(cfg: DictConfig, job: Job, outcome: Outcome, loggers: list, step: int) -> RunResult:

@@ -145,6 +145,7 @@ RULES: dict[str, Any] = {
     "inference.channels_last": AUTO_OR_BOOL,
     "kernel_guess.son_noise_std": Number(0, integer=False),
     "kernel_guess.back_projection_iters": Number(0, optional=True),
+    "kernel_guess.trust_fit": OneOf((True, False)),
     "estimator.max_steps": Number(1),
     "estimator.crop_size": Number(32),  # the generator's 13x13 kernel and the 7x7 discriminator need room
     "estimator.keep": Number(1),

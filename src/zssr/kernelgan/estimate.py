@@ -35,6 +35,7 @@ class Estimate:
     rejected: np.ndarray | None = None  # an estimate turned down as too wide for the image (``kernel`` is then None)
     seed: int = 0  # the start this estimate came from
     candidates: list[Estimate] = field(default_factory=list)  # every start's estimate (``estimator.starts``)
+    fitted: bool = False  # the spectrum's anisotropic fit (``shape: anisotropic``), not its fallback to a width
 
 
 def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, loggers: list | None = None,
@@ -112,7 +113,8 @@ def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Esti
             if cfg.min_native is None or native >= float(cfg.min_native):
                 log.info("kernel from the spectrum in %.2f s: Gaussian of variances %.2f / %.2f HR px^2",
                          time.perf_counter() - started, *variances)
-                return Estimate(kernel=kernel, seconds=time.perf_counter() - started, native_sharpness=native)
+                return Estimate(kernel=kernel, seconds=time.perf_counter() - started, native_sharpness=native,
+                                fitted=True)
             log.warning("the spectrum's fit (variances %.2f / %.2f HR px^2) leaves the image duller than natural "
                         "images are (native sharpness %.3f < estimator.min_native %g), so it is too narrow; "
                         "taking a width only", *variances, native, float(cfg.min_native))
