@@ -142,8 +142,9 @@ def test_the_sharpness_limit_is_chosen_per_sr_factor():
     assert [for_factor(limits, (s, s)) for s in (1.5, 2.0, 3.0, 4.0, 8.0)] == [1.58, 1.58, 1.58, 0.8, 0.8]
     assert for_factor(limits, (2.0, 4.0)) == 0.8  # the larger factor of an anisotropic scale
     assert for_factor(1.3, (4.0, 4.0)) == 1.3 and for_factor(None, (4.0, 4.0)) is None
-    shipped = compose_config(["kernel=estimated"]).estimator.sharpness_limit
+    shipped = compose_config(["kernel=estimated", "estimator=kernelgan"]).estimator.sharpness_limit
     assert for_factor(shipped, (2.0, 2.0)) == 1.58
+    assert compose_config(["kernel=estimated"]).estimator.sharpness_limit is None  # the spectral fit: no check
     assert PerScale(Number(0, integer=False)).problem({}) == "must not be an empty mapping"
     check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=1.2"]))  # one for every factor
     check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=null"]))  # off
@@ -158,7 +159,7 @@ def test_bad_per_factor_limits_are_one_line(override, message):
     from zssr.settings import check_settings
 
     with pytest.raises(ZSSRError, match=re.escape(message)):
-        check_settings(compose_config(["kernel=estimated", override]))
+        check_settings(compose_config(["kernel=estimated", "estimator=kernelgan", override]))
 
 
 def test_the_medoid_outvotes_one_collapsed_start():
