@@ -23,7 +23,7 @@ the factor, as the paper's random kernels do.
 Modules: :mod:`.nets` (generator, discriminator), :mod:`.priors` (kernel regularisers), :mod:`.data` (crops),
 :mod:`.module` (the GAN and its schedule), :mod:`.guard` (can the image give a kernel; is an estimate too wide),
 :mod:`.estimate` (the whole estimation), :mod:`.figures` (kernel pictures), :mod:`.flow_prior` (a learned kernel
-prior, ``estimator=kernelgan_fkp``), :mod:`.spectral` (a Gaussian width from the spectrum, no GAN,
+prior, ``estimator=kernelgan_fkp``), :mod:`.spectral` (a Gaussian fitted to the spectrum, no GAN,
 ``estimator=spectral``). The kernel conventions (centre, clean-up,
 other scales, error) are :mod:`zssr.kernels`.
 """
