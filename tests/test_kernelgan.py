@@ -429,7 +429,7 @@ def test_the_spectral_fit_takes_a_width_only_where_nothing_stands_above_the_nois
     cfg = compose_config(["kernel=estimated", "estimator.sharpness_limit=null"]).estimator  # noise is "sharp"
     with caplog.at_level("WARNING"):
         est = estimate_kernel(noise, (2.0, 2.0), cfg)
-    assert "taking a width only" in caplog.text
+    assert "taking a width only" in caplog.text and "above the noise" in est.width_because and not est.fitted
     width = spectral_kernel(noise, (2.0, 2.0), float(for_factor(cfg.native_target, (2.0, 2.0))))[0]
     assert np.array_equal(est.kernel, width)
 
@@ -446,7 +446,7 @@ def test_a_fit_too_narrow_for_the_photo_gives_way_to_the_width(caplog):
     cfg = compose_config(["kernel=estimated"]).estimator
     with caplog.at_level("WARNING"):
         est = estimate_kernel(photo, (2.0, 2.0), cfg)
-    assert "so it is too narrow; taking a width only" in caplog.text
+    assert "so it is too narrow; taking a width only" in caplog.text and "too narrow" in est.width_because
     width = spectral_kernel(photo, (2.0, 2.0), float(for_factor(cfg.native_target, (2.0, 2.0))))[0]
     assert np.array_equal(est.kernel, width)
     shipped = load_kernel(EXAMPLES / "real_example" / "charlie_0.mat")
@@ -466,4 +466,5 @@ def test_a_trusted_fit_gets_a_given_kernels_settings(tmp_path, blurred_photo, tr
     assert result["kernel"] == "estimated" and result["plan"]["mode"] == ("fitted" if trust else "estimated")
     assert (result["son_noise_std"], result["back_projection_iters"]) == ((0.0, [3]) if trust else (0.0125, [2]))
     assert result["kernel_estimation"]["kernel_error"] is None  # no true_kernel given
+    assert result["kernel_estimation"]["width_because"] is None  # the fit itself was used
     assert kernel_error(np.load(tmp_path / "run" / "blurred_kernel_estimated.npy"), truth) < 0.3

@@ -37,7 +37,7 @@ def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, fl
                           progress=bool(cfg.trainer.enable_progress_bar), seed=int(cfg.seed or 0))
     native = est.native_sharpness
     record = KernelEstimation(seconds=round(est.seconds, 3), iterations=est.iterations, fallback=est.fallback_reason,
-                              native_sharpness=native and round(native, 4))
+                              native_sharpness=native and round(native, 4), width_because=est.width_because)
     if len(est.candidates) > 1:
         record.starts = [{"seed": c.seed, "used": c.seed == est.seed,
                           "native_sharpness": c.native_sharpness and round(c.native_sharpness, 4),

@@ -42,6 +42,7 @@ class KernelEstimation:
     rejected_kernel_error: float | None = None
     bicubic_kernel_error: float | None = None  # for reference (integer scales)
     starts: list[dict] | None = None  # estimator.starts > 1: each start's seed, native sharpness, error, whether used
+    width_because: str | None = None  # estimator=spectral: why its fit gave way to the isotropic width
 
 
 @dataclass

@@ -36,6 +36,7 @@ class Estimate:
     seed: int = 0  # the start this estimate came from
     candidates: list[Estimate] = field(default_factory=list)  # every start's estimate (``estimator.starts``)
     fitted: bool = False  # the spectrum's anisotropic fit (``shape: anisotropic``), not its fallback to a width
+    width_because: str | None = None  # why ``shape: anisotropic`` fell back to the width
 
 
 def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, loggers: list | None = None,
@@ -102,10 +103,11 @@ def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Esti
     where the spectrum has too little above its noise for a fit, or where the fit leaves the image with a native
     sharpness under ``min_native``: noise or compression flattening the spectrum make it too narrow)."""
     started = time.perf_counter()
+    because = None
     if cfg.get("shape") == "anisotropic":
         fitted = anisotropic_kernel(image, scale, float(cfg.shrink))
         if fitted is None:
-            log.warning("too little of the spectrum stands above the noise for a kernel's shape; taking a width only")
+            because = "too little of the spectrum stands above the noise for a kernel's shape"
         else:
             kernel, cov = fitted
             native = sharpness_ratio(image) / kernel_passband(kernel, scale)
@@ -115,13 +117,14 @@ def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Esti
                          time.perf_counter() - started, *variances)
                 return Estimate(kernel=kernel, seconds=time.perf_counter() - started, native_sharpness=native,
                                 fitted=True)
-            log.warning("the spectrum's fit (variances %.2f / %.2f HR px^2) leaves the image duller than natural "
-                        "images are (native sharpness %.3f < estimator.min_native %g), so it is too narrow; "
-                        "taking a width only", *variances, native, float(cfg.min_native))
+            because = (f"the spectrum's fit (variances {variances[0]:.2f} / {variances[1]:.2f} HR px^2) leaves the "
+                       f"image duller than natural images are (native sharpness {native:.3f} < estimator.min_native "
+                       f"{float(cfg.min_native):g}), so it is too narrow")
+        log.warning("%s; taking a width only", because)
     kernel, variance, native = spectral_kernel(image, scale, float(for_factor(cfg.native_target, scale)))
     seconds = time.perf_counter() - started
     log.info("kernel from the spectrum in %.2f s: isotropic Gaussian of variance %.2f HR px^2", seconds, variance)
-    return Estimate(kernel=kernel, seconds=seconds, native_sharpness=native)
+    return Estimate(kernel=kernel, seconds=seconds, native_sharpness=native, width_because=because)
 
 
 def _estimate(image: torch.Tensor, scale: tuple[float, float], cfg: Any, crop: int, loggers: list | None,
