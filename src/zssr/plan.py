@@ -16,13 +16,13 @@ failed      bicubic (no estimate could be made)     raised [1]_    capped [2]_  
 .. [2] to at most ``kernel_guess.back_projection_iters`` in the final step: back-projecting many times through a
    wrong kernel amplifies its error.
 .. [3] ``auto`` turns and flips: on where the kernel commutes with them (:func:`zssr.kernels.dihedral_symmetry`: an
-   isotropic Gaussian such as ``estimator=spectral``'s, a defocus disk; mirror images alone for a kernel symmetric
+   isotropic Gaussian such as ``estimator=spectral``'s width, a defocus disk; mirror images alone for a kernel symmetric
    left-right only), off otherwise (an oriented Gaussian, a motion path), since a turned crop would then make a son
    with another blur than the input's. Explicit true/false settings are kept.
-.. [4] ``estimator=spectral``'s ``shape: anisotropic`` estimate, when it passed its checks (neither too narrow nor too
-   wide for the image) and ``kernel_guess.trust_fit`` is on: close enough to be given as a kernel is (on held-out
-   BSD100 images the given kernel's settings gained 0.25 dB over the guess's); ``trust_fit=false`` makes it
-   ``estimated``.
+.. [4] ``estimator=spectral``'s ``shape: anisotropic`` estimate, when it passed its checks (a fit was possible, and
+   it is not too narrow for the image: ``estimator.min_native``) and ``kernel_guess.trust_fit`` is on: close enough
+   to be given as a kernel is (on held-out BSD100 images the given kernel's settings gained 0.25 dB over the
+   guess's); ``trust_fit=false`` makes it ``estimated``.
 """
 
 from __future__ import annotations
