@@ -186,8 +186,9 @@ def check_settings(cfg: DictConfig) -> None:
             raise ZSSRError(f"estimator.native_target must be set for estimator.method=spectral, got {target!r}")
         for key, rule in SPECTRAL_RULES.items():
             value = OmegaConf.select(cfg, key, default=None)
-            if rule.problem(value):
-                raise ZSSRError(f"{key} {rule.problem(value)} for estimator.method=spectral, got {value!r}")
+            problem = rule.problem(value)
+            if problem:
+                raise ZSSRError(f"{key} {problem} for estimator.method=spectral, got {value!r}")
     if estimated and OmegaConf.select(cfg, "estimator.module.prior", default=False):
         from zssr.kernelgan.flow_prior import load_prior
 

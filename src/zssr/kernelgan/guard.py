@@ -28,25 +28,24 @@ def sharpness_ratio(image: torch.Tensor) -> float:
     A kernel attenuates the high band more than the low one, the more so the wider it is; the image's own spectrum
     falls off in roughly the same way at every scale. So a high ratio says the LR image was made by a narrow kernel.
     """
-    y = luma(image).numpy()
-    y = y - y.mean()
-    h, w = y.shape
-    window = np.outer(np.hanning(h), np.hanning(w))
-    power = np.abs(np.fft.fft2(y * window)) ** 2
+    power, floor = windowed_power(luma(image).numpy())
+    h, w = power.shape
     radius = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :])
     high, low = (radius > 0.3) & (radius < 0.5), (radius > 0.1) & (radius < 0.2)
-    floor = noise_floor(y, window)
     p_high = max(float(power[high].sum()) - floor * int(high.sum()), 0.0)
     p_low = max(float(power[low].sum()) - floor * int(low.sum()), 1e-20)
     return p_high / p_low
 
 
-def noise_floor(y: np.ndarray, window: np.ndarray) -> float:
-    """The expected power per FFT bin of ``y * window`` from white noise at the level
-    :func:`skimage.restoration.estimate_sigma` finds in ``y``."""
+def windowed_power(y: np.ndarray) -> tuple[np.ndarray, float]:
+    """The power spectrum of the 2-D array ``y`` less its mean, under a Hann window, and the expected power per bin
+    of white noise at the level :func:`skimage.restoration.estimate_sigma` finds in it (the floor to take off)."""
     from skimage.restoration import estimate_sigma
 
-    return float(estimate_sigma(y)) ** 2 * float((window**2).sum())
+    y = y - y.mean()
+    window = np.outer(np.hanning(y.shape[0]), np.hanning(y.shape[1]))
+    power = np.abs(np.fft.fft2(y * window)) ** 2
+    return power, float(estimate_sigma(y)) ** 2 * float((window**2).sum())
 
 
 def kernel_passband(kernel: np.ndarray, scale: tuple[float, float]) -> float:

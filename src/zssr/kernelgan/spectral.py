@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from zssr.degradations import gaussian_covariance_kernel
-from zssr.kernelgan.guard import kernel_passband, noise_floor, sharpness_ratio
+from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, windowed_power
 from zssr.kernels import recentre
 from zssr.metrics import luma
 
@@ -57,17 +57,13 @@ def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors
     ``image``'s luma spectrum (Hann window), or None when too few of its bins rise above the noise.
 
     The spectrum between ``band`` cycles per LR pixel is averaged in ``sectors`` directions (over 180 degrees) x
-    ``rings`` radii, the white-noise floor of :func:`.guard.noise_floor` taken off, and bins less than ``snr_min``
+    ``rings`` radii, the white-noise floor of :func:`.guard.windowed_power` taken off, and bins less than ``snr_min``
     times that floor above it are left out. The model of a bin's log power is ``a[direction] - beta log f - 4 pi^2
     v^T S v``, with ``v`` the bin's HR frequency (the LR frequency over ``scale``): linear in ``a``, ``beta`` and
     ``S``'s three entries. ``S`` is the fit's, not yet made positive definite.
     """
-    y = luma(image).double().numpy()
-    y = y - y.mean()
-    h, w = y.shape
-    window = np.outer(np.hanning(h), np.hanning(w))
-    power = np.abs(np.fft.fft2(y * window)) ** 2
-    floor = noise_floor(y, window)
+    power, floor = windowed_power(luma(image).double().numpy())
+    h, w = power.shape
     fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
     radius = np.hypot(fx, fy)
     sector = np.minimum((np.mod(np.arctan2(fy, fx), np.pi) / np.pi * sectors).astype(int), sectors - 1)
@@ -78,8 +74,10 @@ def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors
         for r in range(rings):
             cell = (sector == d) & (ring == r)
             count = int(cell.sum())
-            excess = float(power[cell].mean()) - floor if count >= 3 else 0.0
-            if count < 3 or excess <= max(snr_min * floor, 1e-30):
+            if count < 3:
+                continue
+            excess = float(power[cell].mean()) - floor
+            if excess <= max(snr_min * floor, 1e-30):
                 continue
             row = np.zeros(sectors + 4)
             row[d] = 1.0
@@ -100,7 +98,7 @@ def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors
     return cov if np.all(np.isfinite(cov)) else None
 
 
-def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: float, size: int | None = None
+def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: float
                        ) -> tuple[np.ndarray, np.ndarray] | None:
     """The Gaussian of :func:`spectral_covariance` times ``shrink``, its variances kept within 0.025 s^2 and 3 s^2 HR
     pixels^2 (``s`` the larger factor; the range of :func:`gaussian_widths`), centred as the project's kernels are:
@@ -112,7 +110,7 @@ def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: 
     values, vectors = np.linalg.eigh(shrink * cov)
     values = np.clip(values, 0.025 * s * s, 3.0 * s * s)
     cov = vectors @ np.diag(values) @ vectors.T
-    size = size or int(2 * np.ceil(3 * np.sqrt(values.max())) + 1) | 1
+    size = int(2 * np.ceil(3 * np.sqrt(values.max())) + 1) | 1
     theta = float(np.arctan2(vectors[1, 0], vectors[0, 0]))
     kernel = recentre(gaussian_covariance_kernel(values, theta, size, 1), scale)
     return kernel, cov
