@@ -379,31 +379,58 @@ def test_the_spectral_width_widens_with_the_blur_and_beats_bicubic():
 
 
 def test_the_spectral_fit_finds_the_kernels_orientation_and_anisotropy():
-    """``estimator=spectral`` (the default, ``shape: anisotropic``): on a photo blurred by thin oriented Gaussians, the
-    fitted kernel's long axis lies within 10 degrees of the blur's, and its error is under 0.6 of the best isotropic
-    width's; an isotropic blur comes out nearly isotropic."""
+    """``estimator=spectral`` (the default, ``shape: anisotropic``): on two photos blurred by thin oriented Gaussians,
+    the fitted kernel's long axis lies within 10 degrees of the blur's, and its error is under 0.75 of the best
+    isotropic width's; an isotropic blur comes out nearly isotropic (axes within 1.3x, error under 0.2)."""
     from zssr.degradations import gaussian_covariance_kernel
     from zssr.kernelgan.spectral import anisotropic_kernel
 
     cfg = compose_config(["kernel=estimated"]).estimator  # the default
     assert cfg.name == "spectral" and cfg.shape == "anisotropic"
-    hr = open_input("skimage:astronaut").rgb.double()
-    for lam, theta in [((0.3, 3.0), 0.5), ((0.5, 2.0), 1.2), ((1.0, 1.0), 0.0)]:
-        truth = gaussian_covariance_kernel(np.array(lam), theta, 15, 2)
-        lr = ((kernel_downscale(hr, torch.as_tensor(truth), 2).clamp(0, 1) * 255).round() / 255).float()
-        est = estimate_kernel(lr, (2.0, 2.0), cfg)
-        kernel, cov = anisotropic_kernel(lr, (2.0, 2.0), float(cfg.shrink))
-        assert np.array_equal(est.kernel, kernel) and est.native_sharpness > 0
-        error = kernel_error(kernel, truth)
-        if lam[0] == lam[1]:
-            assert error < 0.1
-            continue
-        variances, axes = np.linalg.eigh(cov)
-        long_axis = np.degrees(np.arctan2(axes[1, 1], axes[0, 1]))
-        off = abs((long_axis - np.degrees(theta) - 90 + 90) % 180 - 90)  # the truth's long axis is at theta + 90
-        best_width = min(kernel_error(gaussian_covariance_kernel(np.array([v, v]), 0.0, 15, 2), truth)
-                         for v in np.geomspace(0.1, 4, 40))
-        assert off < 10 and error < 0.6 * best_width, (lam, off, error, best_width)
+    for photo in ("astronaut", "chelsea"):
+        hr = open_input(f"skimage:{photo}").rgb.double()
+        for lam, theta in [((0.3, 3.0), 0.5), ((0.5, 2.0), 1.2), ((1.0, 1.0), 0.0)]:
+            truth = gaussian_covariance_kernel(np.array(lam), theta, 15, 2)
+            lr = ((kernel_downscale(hr, torch.as_tensor(truth), 2).clamp(0, 1) * 255).round() / 255).float()
+            est = estimate_kernel(lr, (2.0, 2.0), cfg)
+            kernel, cov = anisotropic_kernel(lr, (2.0, 2.0), float(cfg.shrink))
+            assert np.array_equal(est.kernel, kernel) and est.native_sharpness > 0
+            error = kernel_error(kernel, truth)
+            variances, axes = np.linalg.eigh(cov)
+            if lam[0] == lam[1]:
+                assert error < 0.2 and variances[1] < 1.3 * variances[0], (photo, error, variances)
+                continue
+            long_axis = np.degrees(np.arctan2(axes[1, 1], axes[0, 1]))
+            off = abs((long_axis - np.degrees(theta) - 90 + 90) % 180 - 90)  # the truth's long axis: theta + 90
+            best_width = min(kernel_error(gaussian_covariance_kernel(np.array([v, v]), 0.0, 15, 2), truth)
+                             for v in np.geomspace(0.1, 4, 40))
+            assert off < 10 and error < 0.75 * best_width, (photo, lam, off, error, best_width)
+
+
+@needs_data
+def test_the_slope_prior_makes_the_fitted_size_closer_to_the_true_kernels():
+    """On the first 20 held-out BSD100 images at x2 (``random_kernel``), drawing the fit's power-law exponent towards
+    natural images' 2 (``estimator.slope_prior``) brings the fitted kernel's size (the trace of its second moments)
+    closer to the true kernel's than the fit without it: the mean |log ratio| falls by more than 15%."""
+    from zssr.datasets import reported_split
+    from zssr.degradations import degrade, image_seed
+    from zssr.kernelgan.spectral import anisotropic_kernel
+
+    from conftest import DATA_DIR
+
+    def size(k):
+        c, (yy, xx) = com(k), np.mgrid[0:k.shape[0], 0:k.shape[1]]
+        return float((k * ((yy - c[0]) ** 2 + (xx - c[1]) ** 2)).sum() / k.sum())
+
+    cfg = compose_config(["kernel=estimated"]).estimator
+    errors = {0.0: [], float(cfg.slope_prior_weight): []}
+    for ref in reported_split(str(DATA_DIR / "bsd100" / "HR"), held_out=True)[:20]:
+        deg = degrade(ref.load().rgb, 2, "random_kernel", image_seed(1234, "bsd100", ref.name, "random_kernel", 2.0))
+        for weight, found in errors.items():
+            kernel, _ = anisotropic_kernel(deg.lr, (2.0, 2.0), float(cfg.shrink), float(cfg.slope_prior), weight)
+            found.append(abs(math.log(size(kernel) / size(deg.kernel))))
+    without, with_prior = (float(np.mean(v)) for v in errors.values())
+    assert with_prior < 0.85 * without, (with_prior, without)
 
 
 def test_bad_spectral_settings_are_one_line():
@@ -415,7 +442,10 @@ def test_bad_spectral_settings_are_one_line():
                               ("estimator.native_target=null", "estimator.native_target must be set"),
                               ("estimator.shape=round", "estimator.shape must be one of anisotropic, isotropic"),
                               ("estimator.shrink=0", "estimator.shrink must be a number > 0"),
-                              ("estimator.min_native=-1", "estimator.min_native must be a number >= 0")]:
+                              ("estimator.min_native=-1", "estimator.min_native must be a number >= 0"),
+                              ("estimator.slope_prior=0", "estimator.slope_prior must be a number > 0"),
+                              ("estimator.slope_prior_weight=-1",
+                               "estimator.slope_prior_weight must be a number >= 0")]:
         with pytest.raises(ZSSRError, match=re.escape(message)):
             check_settings(compose_config(["kernel=estimated", "estimator=spectral", override]))
 

@@ -161,6 +161,8 @@ SPECTRAL_RULES = {  # the settings of estimator.method=spectral only
     "estimator.shape": OneOf(("anisotropic", "isotropic")),
     "estimator.shrink": Number(0, integer=False, open_low=True),
     "estimator.min_native": Number(0, integer=False, optional=True),
+    "estimator.slope_prior": Number(0, integer=False, open_low=True),
+    "estimator.slope_prior_weight": Number(0, integer=False),
 }
 
 

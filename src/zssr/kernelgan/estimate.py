@@ -105,7 +105,8 @@ def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Esti
     started = time.perf_counter()
     because = None
     if cfg.get("shape") == "anisotropic":
-        fitted = anisotropic_kernel(image, scale, float(cfg.shrink))
+        fitted = anisotropic_kernel(image, scale, float(cfg.shrink), float(cfg.slope_prior),
+                                    float(cfg.slope_prior_weight))
         if fitted is None:
             because = "too little of the spectrum stands above the noise for a kernel's shape"
         else:

@@ -52,7 +52,8 @@ def spectral_kernel(image: torch.Tensor, scale: tuple[float, float], native_targ
 
 
 def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16, rings: int = 14,
-                        band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0) -> np.ndarray | None:
+                        band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0, slope_prior: float = 2.0,
+                        slope_weight: float = 3.0) -> np.ndarray | None:
     """The covariance (HR pixels^2, ``[[xx, xy], [xy, yy]]``) of the Gaussian kernel that best explains the falloff of
     ``image``'s luma spectrum (Hann window), or None when too few of its bins rise above the noise.
 
@@ -60,7 +61,10 @@ def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors
     ``rings`` radii, the white-noise floor of :func:`.guard.windowed_power` taken off, and bins less than ``snr_min``
     times that floor above it are left out. The model of a bin's log power is ``a[direction] - beta log f - 4 pi^2
     v^T S v``, with ``v`` the bin's HR frequency (the LR frequency over ``scale``): linear in ``a``, ``beta`` and
-    ``S``'s three entries. ``S`` is the fit's, not yet made positive definite.
+    ``S``'s three entries. Over this band a falloff steeper than a power law can be told from a wider kernel only
+    in part, so ``beta`` is drawn towards ``slope_prior`` (natural images' power falls off about as ``f^-2``, Field
+    1987; van der Schaaf & van Hateren 1996): one more equation, ``beta = slope_prior``, weighted ``slope_weight``
+    times a mean bin (0: no prior). ``S`` is the fit's, not yet made positive definite.
     """
     power, floor = windowed_power(luma(image).double().numpy())
     h, w = power.shape
@@ -89,7 +93,12 @@ def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors
             weights.append(np.sqrt(count))
     if len(rows) < sectors + 8:
         return None
-    a, b, wt = np.array(rows), np.array(logs), np.array(weights)[:, None]
+    a, b, wt = np.array(rows), np.array(logs), np.array(weights)
+    if slope_weight > 0:
+        prior = np.zeros(sectors + 4)
+        prior[sectors] = 1.0
+        a, b, wt = np.vstack([a, prior]), np.append(b, slope_prior), np.append(wt, slope_weight * wt.mean())
+    wt = wt[:, None]
     used = np.abs(a).sum(0) > 0  # directions with no bin above the noise drop out
     solution = np.zeros(a.shape[1])
     solution[used] = np.linalg.lstsq(a[:, used] * wt, b * wt[:, 0], rcond=None)[0]
@@ -98,12 +107,12 @@ def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors
     return cov if np.all(np.isfinite(cov)) else None
 
 
-def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: float
-                       ) -> tuple[np.ndarray, np.ndarray] | None:
+def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: float, slope_prior: float = 2.0,
+                       slope_weight: float = 3.0) -> tuple[np.ndarray, np.ndarray] | None:
     """The Gaussian of :func:`spectral_covariance` times ``shrink``, its variances kept within 0.025 s^2 and 3 s^2 HR
     pixels^2 (``s`` the larger factor; the range of :func:`gaussian_widths`), centred as the project's kernels are:
     the kernel and its covariance, or None when the spectrum gave no fit."""
-    cov = spectral_covariance(image, scale)
+    cov = spectral_covariance(image, scale, slope_prior=slope_prior, slope_weight=slope_weight)
     if cov is None:
         return None
     s = max(scale)
