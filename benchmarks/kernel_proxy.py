@@ -8,8 +8,8 @@ then back-projected 8 times through a candidate kernel (``zssr.inference.back_pr
 with; fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how
 much that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian closest to the true kernel
 (``oracle_iso``), ``estimator=spectral``'s fitted Gaussian (``shape: anisotropic``) at each ``estimator.shrink`` in
-``--shrinks`` and its isotropic width (``shape: isotropic``) at each ``estimator.native_target`` in ``--targets``. On
-19 images where ZSSR ran with the bicubic kernel and with ``spectral``'s isotropic estimate, the proxy's difference
+``--shrinks`` (``--slope-weight``: its ``estimator.slope_prior_weight``) and its isotropic width (``shape:
+isotropic``) at each ``estimator.native_target`` in ``--targets``. On 19 images where ZSSR ran with the bicubic kernel and with ``spectral``'s isotropic estimate, the proxy's difference
 between the two tracked ZSSR's (docs/kernel_estimation.md). Prints the mean, the mean kernel error, the worst image
 against the bicubic kernel and how many images are more than 0.3 dB below it, per candidate, and writes
 ``benchmarks/results/kernel_proxy<tag>.json``. Needs the benchmark images (``ZSSR_DATA_DIR``).
@@ -37,13 +37,13 @@ from zssr.resize import imresize
 DATA = data_dir()
 
 
-def candidates(lr: torch.Tensor, truth: np.ndarray, scale: float, targets: list[float], shrinks: list[float]
-               ) -> dict:
+def candidates(lr: torch.Tensor, truth: np.ndarray, scale: float, targets: list[float], shrinks: list[float],
+               slope_weight: float) -> dict:
     """The kernels to score (None: the bicubic kernel)."""
     _, widths, _ = gaussian_widths((scale, scale))
     kernels = {"bicubic": None, "true": truth, "oracle_iso": min(widths, key=lambda k: kernel_error(k, truth))}
     for shrink in shrinks:
-        fitted = anisotropic_kernel(lr, (scale, scale), shrink)
+        fitted = anisotropic_kernel(lr, (scale, scale), shrink, slope_weight=slope_weight)
         kernels[f"anisotropic_{shrink:g}"] = spectral_kernel(lr, (scale, scale), targets[0])[0] if fitted is None \
             else fitted[0]  # where the spectrum gives no fit the estimator takes the width
     kernels.update({f"spectral_{t:g}": spectral_kernel(lr, (scale, scale), t)[0] for t in targets})
@@ -59,6 +59,8 @@ def main() -> int:
                         choices=["random_kernel", "kernelgan_kernel", "motion_defocus"])
     parser.add_argument("--targets", default="0.35,0.4,0.45,0.5,0.55,0.62", help="native targets for spectral")
     parser.add_argument("--shrinks", default="0.9", help="estimator.shrink values for the anisotropic fit")
+    parser.add_argument("--slope-weight", type=float, default=3.0,
+                        help="estimator.slope_prior_weight of the anisotropic fit (0: no prior)")
     parser.add_argument("--iterations", type=int, default=8, help="back-projections per candidate")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     args = parser.parse_args()
@@ -83,7 +85,7 @@ def main() -> int:
         hr = hr[..., : deg.lr.shape[-2] * s, : deg.lr.shape[-1] * s]
         up = imresize(deg.lr, (s, s), out_shape=hr.shape[-2:])
         row, errors = {"image": ref.name}, {}
-        for name, k in candidates(deg.lr, deg.kernel, float(s), targets, shrinks).items():
+        for name, k in candidates(deg.lr, deg.kernel, float(s), targets, shrinks, args.slope_weight).items():
             kernel = None if k is None else torch.as_tensor(k, dtype=torch.float32)
             errors[name] = kernel_error(k if k is not None else bicubic_kernel(s), deg.kernel)
             # as many rounds as ZSSR's ensemble would keep (fewer for kernels that make them diverge)
