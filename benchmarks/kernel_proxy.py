@@ -2,17 +2,18 @@
 
     python benchmarks/kernel_proxy.py [--images 80] [--scale 2] [--degradation random_kernel] [--targets 0.4,0.62]
 
-Each held-out BSD100 image (outside the reported 20-image subset; ``--subset`` scores the subset instead, once a
-setting is chosen) is degraded exactly as ``evaluate.py dataset=bsd100`` does, upscaled with bicubic interpolation and
-then back-projected 8 times through a candidate kernel (``zssr.inference.back_project``, the step ZSSR's output ends
-with; fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how
-much that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian closest to the true kernel
+Each held-out BSD100 image (outside the reported 20-image subset; ``--subset`` scores the subset instead, once a setting
+is chosen) is degraded exactly as ``evaluate.py dataset=bsd100`` does, upscaled with bicubic interpolation and then
+back-projected 8 times through a candidate kernel (``zssr.inference.back_project``, the step ZSSR's output ends with;
+fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how much
+that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian closest to the true kernel
 (``oracle_iso``), ``estimator=spectral``'s fitted Gaussian (``shape: anisotropic``) at each ``estimator.shrink`` in
-``--shrinks`` (``--slope-weight``: its ``estimator.slope_prior_weight``) and its isotropic width (``shape:
-isotropic``) at each ``estimator.native_target`` in ``--targets``. On 19 images where ZSSR ran with the bicubic kernel and with ``spectral``'s isotropic estimate, the proxy's difference
-between the two tracked ZSSR's (docs/kernel_estimation.md). Prints the mean, the mean kernel error, the worst image
-against the bicubic kernel and how many images are more than 0.3 dB below it, per candidate, and writes
-``benchmarks/results/kernel_proxy<tag>.json``. Needs the benchmark images (``ZSSR_DATA_DIR``).
+``--shrinks`` (``--slope-weight``: its ``estimator.slope_prior_weight``) and its isotropic width (``shape: isotropic``)
+at each ``estimator.native_target`` in ``--targets``. On 19 images where ZSSR ran with the bicubic kernel and with
+``spectral``'s isotropic estimate, the proxy's difference between the two tracked ZSSR's (docs/kernel_estimation.md).
+Prints the mean, the mean kernel error, the worst image against the bicubic kernel and how many images are more than 0.3
+dB below it, per candidate, and writes ``benchmarks/results/kernel_proxy<tag>.json``. Needs the benchmark images
+(``ZSSR_DATA_DIR``).
 """
 
 from __future__ import annotations
