@@ -25,17 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bsd100_kernels import add_image_options, degraded_images, numbers
 
-from zssr.api import data_dir
-from zssr.datasets import reported_split
-from zssr.degradations import degrade, image_seed
 from zssr.inference import back_project, stable_rounds
 from zssr.kernelgan.spectral import anisotropic_kernel, gaussian_widths, spectral_kernel
 from zssr.kernels import bicubic_kernel, kernel_error
 from zssr.metrics import psnr, shave_for
 from zssr.resize import imresize
-
-DATA = data_dir()
 
 
 def candidates(lr: torch.Tensor, truth: np.ndarray, scale: float, targets: list[float], shrinks: list[float],
@@ -53,11 +49,7 @@ def candidates(lr: torch.Tensor, truth: np.ndarray, scale: float, targets: list[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=80, help="held-out BSD100 images (at most 80)")
-    parser.add_argument("--subset", action="store_true", help="score the reported 20-image subset instead")
-    parser.add_argument("--scale", type=int, default=2, choices=[2, 4])
-    parser.add_argument("--degradation", default="random_kernel",
-                        choices=["random_kernel", "kernelgan_kernel", "motion_defocus"])
+    add_image_options(parser)
     parser.add_argument("--targets", default="0.35,0.4,0.45,0.5,0.55,0.62", help="native targets for spectral")
     parser.add_argument("--shrinks", default="0.9", help="estimator.shrink values for the anisotropic fit")
     parser.add_argument("--slope-weight", type=float, default=3.0,
@@ -65,35 +57,20 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=8, help="back-projections per candidate")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     args = parser.parse_args()
-    root = DATA / "bsd100" / "HR"
-    if not root.is_dir():
-        print(f"error: BSD100 not found under {DATA} (set ZSSR_DATA_DIR)", file=sys.stderr)
-        return 1
-    try:
-        targets = [float(t) for t in args.targets.split(",")]
-        shrinks = [float(t) for t in args.shrinks.split(",")]
-    except ValueError:
-        print(f"error: --targets and --shrinks must be numbers separated by commas, got {args.targets!r} and "
-              f"{args.shrinks!r}", file=sys.stderr)
-        return 1
+    targets, shrinks = numbers(args.targets, "--targets"), numbers(args.shrinks, "--shrinks")
     torch.set_num_threads(1)
-    refs = reported_split(str(root), held_out=not args.subset)
-    refs = refs if args.subset else refs[: args.images]
     s, rows = args.scale, []
-    for ref in refs:
-        hr = ref.load().rgb
-        deg = degrade(hr, s, args.degradation, image_seed(1234, "bsd100", ref.name, args.degradation, float(s)))
-        hr = hr[..., : deg.lr.shape[-2] * s, : deg.lr.shape[-1] * s]
+    for name, hr, deg in degraded_images(args):
         up = imresize(deg.lr, (s, s), out_shape=hr.shape[-2:])
-        row, errors = {"image": ref.name}, {}
-        for name, k in candidates(deg.lr, deg.kernel, float(s), targets, shrinks, args.slope_weight).items():
+        row, errors = {"image": name}, {}
+        for label, k in candidates(deg.lr, deg.kernel, float(s), targets, shrinks, args.slope_weight).items():
             kernel = None if k is None else torch.as_tensor(k, dtype=torch.float32)
-            errors[name] = kernel_error(k if k is not None else bicubic_kernel(s), deg.kernel)
+            errors[label] = kernel_error(k if k is not None else bicubic_kernel(s), deg.kernel)
             # as many rounds as ZSSR's ensemble would keep (fewer for kernels that make them diverge)
             rounds = stable_rounds(deg.lr, (float(s),) * 2, kernel, args.iterations)
-            row[name] = psnr(back_project(up, deg.lr, (float(s),) * 2, kernel, rounds), hr, shave=shave_for(s))
+            row[label] = psnr(back_project(up, deg.lr, (float(s),) * 2, kernel, rounds), hr, shave=shave_for(s))
         rows.append(row | {"kernel_error": errors})
-        print(" ".join([f"{ref.name:>7}"] + [f"{k} {v:.2f}" for k, v in row.items() if k != "image"]), flush=True)
+        print(" ".join([f"{name:>7}"] + [f"{k} {v:.2f}" for k, v in row.items() if k != "image"]), flush=True)
     names = [k for k in rows[0] if k not in ("image", "kernel_error")]
     summary = {name: {"mean": float(np.mean([r[name] for r in rows])),
                       "kernel_error": float(np.mean([r["kernel_error"][name] for r in rows])),

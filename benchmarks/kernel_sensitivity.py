@@ -23,28 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bsd100_kernels import bsd100_root, numbers
 from PIL import Image
 
-from zssr.api import compose_config, data_dir
+from zssr.api import compose_config
 from zssr.datasets import reported_split
 from zssr.degradations import degrade, gaussian_covariance_kernel, image_seed
-from zssr.kernels import recentre
+from zssr.kernels import kernel_covariance, recentre
 from zssr.pipeline import train
-
-DATA = data_dir()
-
-
-def moments(kernel: np.ndarray) -> np.ndarray:
-    """The kernel's covariance, ``[[xx, xy], [xy, yy]]`` in pixels^2."""
-    k = kernel / kernel.sum()
-    yy, xx = np.mgrid[: k.shape[0], : k.shape[1]]
-    dy, dx = yy - (k * yy).sum(), xx - (k * xx).sum()
-    return np.array([[(k * dx * dx).sum(), (k * dx * dy).sum()], [(k * dx * dy).sum(), (k * dy * dy).sum()]])
 
 
 def scaled_gaussian(truth: np.ndarray, factor: float, scale: float) -> np.ndarray:
     """The Gaussian with ``factor`` times ``truth``'s covariance, centred as the project's kernels are."""
-    values, vectors = np.linalg.eigh(factor * moments(truth))
+    values, vectors = np.linalg.eigh(factor * kernel_covariance(truth))
     size = int(2 * np.ceil(3 * np.sqrt(values.max())) + 1) | 1
     theta = float(np.arctan2(vectors[1, 0], vectors[0, 0]))
     return recentre(gaussian_covariance_kernel(values, theta, size, 1), (scale, scale))
@@ -56,16 +47,8 @@ def main() -> int:
     parser.add_argument("--factors", default="0.7,0.85,1,1.2", help="covariance factors, comma-separated")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     args, overrides = parser.parse_known_args()
-    root = DATA / "bsd100" / "HR"
-    if not root.is_dir():
-        print(f"error: BSD100 not found under {DATA} (set ZSSR_DATA_DIR)", file=sys.stderr)
-        return 1
-    try:
-        factors = [float(f) for f in args.factors.split(",")]
-    except ValueError:
-        print(f"error: --factors must be numbers separated by commas, got {args.factors!r}", file=sys.stderr)
-        return 1
-    refs = {r.name: r for r in reported_split(str(root), held_out=True)}
+    factors = numbers(args.factors, "--factors")
+    refs = {r.name: r for r in reported_split(str(bsd100_root()), held_out=True)}
     unknown = [n for n in args.images if n not in refs]
     if unknown:
         print(f"error: not held-out BSD100 images: {', '.join(unknown)}", file=sys.stderr)

@@ -24,16 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bsd100_kernels import add_image_options, degraded_images, numbers
 
-from zssr.api import data_dir
-from zssr.datasets import reported_split
-from zssr.degradations import degrade, image_seed
 from zssr.kernelgan.spectral import anisotropic_kernel
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kernel_sensitivity import moments  # noqa: E402
-
-DATA = data_dir()
+from zssr.kernels import kernel_covariance
 
 
 def predicted_loss(x: np.ndarray) -> np.ndarray:
@@ -41,47 +35,29 @@ def predicted_loss(x: np.ndarray) -> np.ndarray:
     return 1.4 * (1 - np.exp(-16 * x**2)) * np.where(x > 0, 1.28, 0.88)
 
 
-def numbers(text: str, name: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise SystemExit(f"error: {name} must be numbers separated by commas, got {text!r}") from None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=80, help="held-out BSD100 images (at most 80)")
-    parser.add_argument("--subset", action="store_true", help="score the reported 20-image subset instead")
-    parser.add_argument("--scale", type=int, default=2, choices=[2, 4])
-    parser.add_argument("--degradation", default="random_kernel",
-                        choices=["random_kernel", "kernelgan_kernel", "motion_defocus"])
+    add_image_options(parser)
     parser.add_argument("--weights", default="0,3", help="estimator.slope_prior_weight values")
     parser.add_argument("--priors", default="2", help="estimator.slope_prior values")
     parser.add_argument("--shrinks", default="0.8,0.85,0.9,0.95,1", help="estimator.shrink values")
     parser.add_argument("--tag", default="", help="suffix of the JSON file name")
     args = parser.parse_args()
-    root = DATA / "bsd100" / "HR"
-    if not root.is_dir():
-        print(f"error: BSD100 not found under {DATA} (set ZSSR_DATA_DIR)", file=sys.stderr)
-        return 1
     weights, priors = numbers(args.weights, "--weights"), numbers(args.priors, "--priors")
     shrinks = numbers(args.shrinks, "--shrinks")
     torch.set_num_threads(1)
     s = float(args.scale)
     settings = [(w, p) for w in weights for p in (priors if w > 0 else priors[:1])]
     errors: dict = {(w, p, sh): [] for w, p in settings for sh in shrinks}
-    refs = reported_split(str(root), held_out=not args.subset)
-    for ref in refs if args.subset else refs[: args.images]:
-        deg = degrade(ref.load().rgb, args.scale, args.degradation,
-                      image_seed(1234, "bsd100", ref.name, args.degradation, s))
-        truth = moments(deg.kernel)
+    for name, _, deg in degraded_images(args):
+        truth = kernel_covariance(deg.kernel)
         for (w, p, sh), found in errors.items():
             fitted = anisotropic_kernel(deg.lr, (s, s), sh, p, w)
             if fitted is None:  # nothing to fit: the estimator takes the width, which this does not score
                 continue
-            cov = moments(fitted[0])
+            cov = kernel_covariance(fitted[0])
             found.append((float(np.log(np.trace(cov) / np.trace(truth))),
-                          float(np.linalg.norm(cov - truth) / np.linalg.norm(truth)), ref.name))
+                          float(np.linalg.norm(cov - truth) / np.linalg.norm(truth)), name))
     rows = []
     print(f"{'weight':>6} {'prior':>5} {'shrink':>6} {'n':>3} {'size error':>15} {'shape error':>11} "
           f"{'predicted loss (dB)':>19}")
@@ -90,7 +66,7 @@ def main() -> int:
         row = {"weight": w, "prior": p, "shrink": sh, "images": len(found), "size_mean": float(size.mean()),
                "size_std": float(size.std()), "shape_error": float(shape.mean()),
                "predicted_loss": float(predicted_loss(size).mean()),
-               "per_image": {name: {"size": x, "shape": y} for x, y, name in found}}
+               "per_image": {image: {"size": x, "shape": y} for x, y, image in found}}
         rows.append(row)
         print(f"{w:6g} {p:5g} {sh:6g} {len(found):3d} {size.mean():+7.3f} +- {size.std():.3f} {shape.mean():11.3f} "
               f"{row['predicted_loss']:19.3f}")

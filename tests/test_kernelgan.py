@@ -13,7 +13,15 @@ from zssr.api import compose_config
 from zssr.degradations import gaussian_kernel
 from zssr.imageio import open_input, save_image
 from zssr.kernelgan import DeepLinearGenerator, estimate_kernel, kernel_passband, sharpness_ratio
-from zssr.kernels import analytic_x4, bicubic_kernel, for_scale, kernel_centre, kernel_error, recentre
+from zssr.kernels import (
+    analytic_x4,
+    bicubic_kernel,
+    for_scale,
+    kernel_centre,
+    kernel_covariance,
+    kernel_error,
+    recentre,
+)
 from zssr.pipeline import train
 from zssr.plan import kernel_plan
 from zssr.resize import imresize, kernel_downscale
@@ -418,17 +426,14 @@ def test_the_slope_prior_makes_the_fitted_size_closer_to_the_true_kernels():
 
     from conftest import DATA_DIR
 
-    def size(k):
-        c, (yy, xx) = com(k), np.mgrid[0:k.shape[0], 0:k.shape[1]]
-        return float((k * ((yy - c[0]) ** 2 + (xx - c[1]) ** 2)).sum() / k.sum())
-
     cfg = compose_config(["kernel=estimated"]).estimator
     errors = {0.0: [], float(cfg.slope_prior_weight): []}
     for ref in reported_split(str(DATA_DIR / "bsd100" / "HR"), held_out=True)[:20]:
         deg = degrade(ref.load().rgb, 2, "random_kernel", image_seed(1234, "bsd100", ref.name, "random_kernel", 2.0))
         for weight, found in errors.items():
             kernel, _ = anisotropic_kernel(deg.lr, (2.0, 2.0), float(cfg.shrink), float(cfg.slope_prior), weight)
-            found.append(abs(math.log(size(kernel) / size(deg.kernel))))
+            size, true_size = (np.trace(kernel_covariance(k)) for k in (kernel, deg.kernel))
+            found.append(abs(math.log(size / true_size)))
     without, with_prior = (float(np.mean(v)) for v in errors.values())
     assert with_prior < 0.85 * without, (with_prior, without)
 

@@ -177,6 +177,15 @@ def dihedral_symmetry(kernel: np.ndarray, scale: tuple[float, float], rtol: floa
     return flips, turns
 
 
+def kernel_covariance(kernel: np.ndarray) -> np.ndarray:
+    """The kernel's second moments about its centre of mass, ``[[xx, xy], [xy, yy]]`` in pixels^2 (its trace: the
+    kernel's size)."""
+    k = kernel / kernel.sum()
+    yy, xx = np.mgrid[: k.shape[0], : k.shape[1]]
+    dy, dx = yy - (k * yy).sum(), xx - (k * xx).sum()
+    return np.array([[(k * dx * dx).sum(), (k * dx * dy).sum()], [(k * dx * dy).sum(), (k * dy * dy).sum()]])
+
+
 def kernel_error(estimate: np.ndarray, truth: np.ndarray) -> float:
     """Relative L2 error ``||k_est - k_true|| / ||k_true||`` after aligning the two centres of mass on a common grid
     (a global sub-pixel shift cannot be told from the LR image, so it is not counted)."""
