@@ -101,8 +101,20 @@ def motion_kernel(length: float, rng: np.random.Generator, size: int, centre: fl
     # curvature (rad per px): a random start and a random walk, each turning the path by about a radian in all
     curvature = rng.normal(0, 1 / length) + np.cumsum(rng.normal(0, 1 / (length * math.sqrt(points)), points))
     angle = rng.uniform(0, 2 * math.pi) + np.cumsum(curvature * step)
-    path = np.cumsum(np.stack([np.sin(angle), np.cos(angle)], 1) * step, axis=0)
-    path += centre - path.mean(0)  # uniform weights along the path: its mean is the kernel's centre of mass
+    return _splat(np.cumsum(np.stack([np.sin(angle), np.cos(angle)], 1) * step, axis=0), size, centre)
+
+
+def line_kernel(length: float, angle: float, size: int, centre: float, points: int = 400) -> np.ndarray:
+    """A straight motion blur: ``length`` HR pixels at ``angle`` (radians from the x axis towards +y, i.e. down the
+    rows), the exposure uniform along it, splatted bilinearly; its centre of mass at ``(centre, centre)``."""
+    t = np.linspace(-length / 2, length / 2, points)[:, None]
+    return _splat(t * np.array([[math.sin(angle), math.cos(angle)]]), size, centre)
+
+
+def _splat(path: np.ndarray, size: int, centre: float) -> np.ndarray:
+    """Equal weights at the ``(y, x)`` points of ``path``, moved so their mean is ``(centre, centre)``, spread
+    bilinearly over a ``size`` x ``size`` grid and normalised."""
+    path = path + (centre - path.mean(0))  # uniform weights along the path: its mean is the kernel's centre of mass
     k = np.zeros((size, size))
     low = np.floor(path).astype(int)
     frac = path - low

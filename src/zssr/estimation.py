@@ -38,6 +38,10 @@ def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, fl
     native = est.native_sharpness
     record = KernelEstimation(seconds=round(est.seconds, 3), iterations=est.iterations, fallback=est.fallback_reason,
                               native_sharpness=native and round(native, 4), width_because=est.width_because)
+    if est.blur is not None:
+        record.blur = {"kind": est.blur.kind, "size": round(est.blur.size, 3),
+                       "angle_deg": round(float(np.degrees(est.blur.angle)), 1), "optics": round(est.blur.optics, 3),
+                       "ratio": round(est.blur.ratio, 4)}
     if len(est.candidates) > 1:
         record.starts = [{"seed": c.seed, "used": c.seed == est.seed,
                           "native_sharpness": c.native_sharpness and round(c.native_sharpness, 4),

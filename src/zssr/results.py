@@ -43,6 +43,7 @@ class KernelEstimation:
     bicubic_kernel_error: float | None = None  # for reference (integer scales)
     starts: list[dict] | None = None  # estimator.starts > 1: each start's seed, native sharpness, error, whether used
     width_because: str | None = None  # estimator=spectral: why its fit gave way to the isotropic width
+    blur: dict | None = None  # estimator=spectral: the motion path or defocus disk taken in place of the Gaussian
 
 
 @dataclass

@@ -161,6 +161,7 @@ SPECTRAL_RULES = {  # the settings of estimator.method=spectral only
     "estimator.shape": OneOf(("anisotropic", "isotropic")),
     "estimator.shrink": Number(0, integer=False, open_low=True),
     "estimator.min_native": Number(0, integer=False, optional=True),
+    "estimator.blur_ratio": Number(0, 1, integer=False, open_low=True, optional=True),
     "estimator.slope_prior": Number(0, integer=False, open_low=True),
     "estimator.slope_prior_weight": Number(0, integer=False),
 }

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from zssr.kernelgan.data import KernelGANDataModule
 from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, unusable
 from zssr.kernelgan.module import KernelGANModule
-from zssr.kernelgan.spectral import anisotropic_kernel, spectral_kernel
+from zssr.kernelgan.spectral import BlurShape, anisotropic_kernel, blur_shapes, spectral_kernel
 from zssr.kernels import for_scale, kernel_error, recentre, zero_negligible
 from zssr.settings import for_factor
 
@@ -37,6 +37,7 @@ class Estimate:
     candidates: list[Estimate] = field(default_factory=list)  # every start's estimate (``estimator.starts``)
     fitted: bool = False  # the spectrum's anisotropic fit (``shape: anisotropic``), not its fallback to a width
     width_because: str | None = None  # why ``shape: anisotropic`` fell back to the width
+    blur: BlurShape | None = None  # a motion path or defocus disk that explained the spectrum better than the Gaussian
 
 
 def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Any, loggers: list | None = None,
@@ -99,28 +100,38 @@ def _check_width(est: Estimate, cfg: Any, scale: tuple[float, float]) -> Estimat
 
 def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Estimate:
     """``method: spectral`` (:mod:`.spectral`): the Gaussian whose covariance fits the spectrum's falloff
-    (``shape: anisotropic``), or the isotropic one that gives the image ``native_target`` (``shape: isotropic``; and
-    where the spectrum has too little above its noise for a fit, or where the fit leaves the image with a native
-    sharpness under ``min_native``: noise or compression flattening the spectrum make it too narrow)."""
+    (``shape: anisotropic``), or a straight motion path or defocus disk in its place where one explains the spectrum
+    with at most ``blur_ratio`` of the Gaussian's residual (:func:`.spectral.blur_shapes`; null: Gaussians only), or
+    the isotropic Gaussian that gives the image ``native_target`` (``shape: isotropic``; and where the spectrum has too
+    little above its noise for a fit, or where the fit leaves the image with a native sharpness under ``min_native``:
+    noise or compression flattening the spectrum make it too narrow)."""
     started = time.perf_counter()
     because = None
     if cfg.get("shape") == "anisotropic":
-        fitted = anisotropic_kernel(image, scale, float(cfg.shrink), float(cfg.slope_prior),
-                                    float(cfg.slope_prior_weight))
+        prior = float(cfg.slope_prior), float(cfg.slope_prior_weight)
+        fitted = anisotropic_kernel(image, scale, float(cfg.shrink), *prior)
         if fitted is None:
             because = "too little of the spectrum stands above the noise for a kernel's shape"
         else:
             kernel, cov = fitted
+            blur = None
+            if cfg.get("blur_ratio") is not None:
+                better = [b for b in blur_shapes(image, scale, *prior) if b.ratio <= float(cfg.blur_ratio)]
+                blur = min(better, key=lambda b: b.ratio, default=None)
+            if blur is not None:
+                kernel = blur.kernel(scale)
+                what = (f"{blur.kind} blur of {'length' if blur.kind == 'motion' else 'radius'} {blur.size:.2f} HR px"
+                        + (f" at {np.degrees(blur.angle):.0f} deg" if blur.kind == "motion" else "")
+                        + f" (residual {blur.ratio:.2f} of the Gaussian's)")
+            else:
+                what = "Gaussian of variances {:.2f} / {:.2f} HR px^2".format(*np.linalg.eigvalsh(cov))
             native = sharpness_ratio(image) / kernel_passband(kernel, scale)
-            variances = np.linalg.eigvalsh(cov)
             if cfg.min_native is None or native >= float(cfg.min_native):
-                log.info("kernel from the spectrum in %.2f s: Gaussian of variances %.2f / %.2f HR px^2",
-                         time.perf_counter() - started, *variances)
+                log.info("kernel from the spectrum in %.2f s: %s", time.perf_counter() - started, what)
                 return Estimate(kernel=kernel, seconds=time.perf_counter() - started, native_sharpness=native,
-                                fitted=True)
-            because = (f"the spectrum's fit (variances {variances[0]:.2f} / {variances[1]:.2f} HR px^2) leaves the "
-                       f"image duller than natural images are (native sharpness {native:.3f} < estimator.min_native "
-                       f"{float(cfg.min_native):g}), so it is too narrow")
+                                fitted=True, blur=blur)
+            because = (f"the spectrum's fit ({what}) leaves the image duller than natural images are (native "
+                       f"sharpness {native:.3f} < estimator.min_native {float(cfg.min_native):g}), so it is too narrow")
         log.warning("%s; taking a width only", because)
     kernel, variance, native = spectral_kernel(image, scale, float(for_factor(cfg.native_target, scale)))
     seconds = time.perf_counter() - started

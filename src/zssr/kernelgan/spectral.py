@@ -16,12 +16,15 @@ Two ways (``estimator.shape``):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.ndimage
+import scipy.special
 import torch
 
-from zssr.degradations import gaussian_covariance_kernel
+from zssr.degradations import disk_kernel, gaussian_covariance_kernel, line_kernel
 from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, windowed_power
 from zssr.kernels import recentre
 from zssr.metrics import luma
@@ -51,60 +54,172 @@ def spectral_kernel(image: torch.Tensor, scale: tuple[float, float], native_targ
     return kernels[best].copy(), float(variances[best]), float(native[best])
 
 
-def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16, rings: int = 14,
-                        band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0, slope_prior: float = 2.0,
+@dataclass(frozen=True)
+class _Spectrum:
+    """The LR luma spectrum averaged in direction x radius bins that stand above the noise: per bin its direction,
+    minus the mean log radius, the means of the HR frequency's ``vx^2``, ``2 vx vy`` and ``vy^2``, the log of the power
+    above the noise floor and a weight (the square root of its pixel count); per pixel in those bins its bin and HR
+    frequency, for the bin means of a kernel's response."""
+
+    sector: np.ndarray
+    log_radius: np.ndarray
+    second: np.ndarray  # (bins, 3)
+    log_power: np.ndarray
+    weight: np.ndarray
+    pixel_bin: np.ndarray
+    pixel_v: np.ndarray  # (pixels, 2): vx, vy
+    sectors: int
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """The bin means of per-pixel ``values``."""
+        return np.bincount(self.pixel_bin, values, len(self.weight)) / np.bincount(self.pixel_bin,
+                                                                                   minlength=len(self.weight))
+
+    def fit(self, columns: list[np.ndarray], target: np.ndarray, slope_prior: float, slope_weight: float
+            ) -> tuple[np.ndarray, float]:
+        """Weighted least squares of ``target`` (per bin) on the per-direction constants, ``beta`` (the first two
+        blocks of the solution) and ``columns``, with ``beta`` drawn towards ``slope_prior`` by one more equation
+        weighted ``slope_weight`` mean bins: the solution and the weighted mean squared residual."""
+        a = np.column_stack([np.eye(self.sectors)[self.sector], self.log_radius, *columns])
+        b, wt = target, self.weight
+        if slope_weight > 0:
+            prior = np.zeros(a.shape[1])
+            prior[self.sectors] = 1.0
+            a, b, wt = np.vstack([a, prior]), np.append(b, slope_prior), np.append(wt, slope_weight * wt.mean())
+        used = np.abs(a).sum(0) > 0  # directions with no bin above the noise drop out
+        solution = np.zeros(a.shape[1])
+        solution[used] = np.linalg.lstsq(a[:, used] * wt[:, None], b * wt, rcond=None)[0]
+        n = len(self.weight)
+        residual = target - a[:n] @ solution
+        return solution, float(np.sum(self.weight**2 * residual**2) / np.sum(self.weight**2))
+
+
+def _spectrum(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16, rings: int = 14,
+              band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0) -> _Spectrum | None:
+    """``image``'s :class:`_Spectrum` (Hann window, the white-noise floor of :func:`.guard.windowed_power` taken off,
+    bins with fewer than 3 pixels or less than ``snr_min`` times the floor above it left out), or None when fewer than
+    ``sectors + 8`` bins are left."""
+    power, floor = windowed_power(luma(image).double().numpy())
+    h, w = power.shape
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    radius = np.hypot(fx, fy).ravel()
+    sector = np.minimum((np.mod(np.arctan2(fy, fx), np.pi) / np.pi * sectors).astype(int), sectors - 1).ravel()
+    ring = np.digitize(radius, np.linspace(band[0], band[1], rings + 1)) - 1
+    inside = (ring >= 0) & (ring < rings)
+    cell = np.where(inside, sector * rings + ring, sectors * rings)  # the last: outside the band
+    count = np.bincount(cell, minlength=sectors * rings + 1)[:-1]
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, values, sectors * rings + 1)[:-1] / np.maximum(count, 1)
+
+    v = np.stack([fx.ravel() / scale[1], fy.ravel() / scale[0]], 1)
+    excess = mean(power.ravel()) - floor
+    keep = (count >= 3) & (excess > max(snr_min * floor, 1e-30))
+    if keep.sum() < sectors + 8:
+        return None
+    index = np.full(sectors * rings + 1, -1)
+    index[np.flatnonzero(keep)] = np.arange(keep.sum())
+    pixel_bin = index[cell]
+    second = np.stack([mean(v[:, 0] ** 2), mean(2 * v[:, 0] * v[:, 1]), mean(v[:, 1] ** 2)], 1)
+    return _Spectrum(sector=np.flatnonzero(keep) // rings, log_radius=-mean(np.log(np.maximum(radius, 1e-12)))[keep],
+                     second=second[keep], log_power=np.log(excess[keep]), weight=np.sqrt(count[keep]),
+                     pixel_bin=pixel_bin[pixel_bin >= 0], pixel_v=v[pixel_bin >= 0], sectors=sectors)
+
+
+def _gaussian_fit(spectrum: _Spectrum, slope_prior: float, slope_weight: float) -> tuple[np.ndarray | None, float]:
+    """The covariance of the Gaussian fit (see :func:`spectral_covariance`) and its mean squared residual."""
+    solution, residual = spectrum.fit(list((-4 * np.pi**2 * spectrum.second).T), spectrum.log_power, slope_prior,
+                                      slope_weight)
+    xx, xy, yy = solution[-3:]
+    cov = np.array([[xx, xy], [xy, yy]])
+    return (cov if np.all(np.isfinite(cov)) else None), residual
+
+
+def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], slope_prior: float = 2.0,
                         slope_weight: float = 3.0) -> np.ndarray | None:
     """The covariance (HR pixels^2, ``[[xx, xy], [xy, yy]]``) of the Gaussian kernel that best explains the falloff of
     ``image``'s luma spectrum (Hann window), or None when too few of its bins rise above the noise.
 
-    The spectrum between ``band`` cycles per LR pixel is averaged in ``sectors`` directions (over 180 degrees) x
-    ``rings`` radii, the white-noise floor of :func:`.guard.windowed_power` taken off, and bins less than ``snr_min``
-    times that floor above it are left out. The model of a bin's log power is ``a[direction] - beta log f - 4 pi^2
-    v^T S v``, with ``v`` the bin's HR frequency (the LR frequency over ``scale``): linear in ``a``, ``beta`` and
-    ``S``'s three entries. Over this band a falloff steeper than a power law can be told from a wider kernel only
-    in part, so ``beta`` is drawn towards ``slope_prior`` (natural images' power falls off about as ``f^-2``, Field
-    1987; van der Schaaf & van Hateren 1996): one more equation, ``beta = slope_prior``, weighted ``slope_weight``
-    times a mean bin (0: no prior). ``S`` is the fit's, not yet made positive definite.
+    The spectrum between 0.06 and 0.46 cycles per LR pixel is averaged in 16 directions (over 180 degrees) x 14
+    radii, the white-noise floor of :func:`.guard.windowed_power` taken off, and bins less than that floor above it
+    are left out. The model of a bin's log power is ``a[direction] - beta log f - 4 pi^2 v^T S v``, with ``v`` the
+    bin's HR frequency (the LR frequency over ``scale``): linear in ``a``, ``beta`` and ``S``'s three entries. Over
+    this band a falloff steeper than a power law can be told from a wider kernel only in part, so ``beta`` is drawn
+    towards ``slope_prior`` (natural images' power falls off about as ``f^-2``, Field 1987; van der Schaaf & van
+    Hateren 1996): one more equation, ``beta = slope_prior``, weighted ``slope_weight`` times a mean bin (0: no
+    prior). ``S`` is the fit's, not yet made positive definite.
     """
-    power, floor = windowed_power(luma(image).double().numpy())
-    h, w = power.shape
-    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
-    radius = np.hypot(fx, fy)
-    sector = np.minimum((np.mod(np.arctan2(fy, fx), np.pi) / np.pi * sectors).astype(int), sectors - 1)
-    ring = np.digitize(radius, np.linspace(band[0], band[1], rings + 1)) - 1
-    vx, vy = fx / scale[1], fy / scale[0]
-    rows, logs, weights = [], [], []
-    for d in range(sectors):
-        for r in range(rings):
-            cell = (sector == d) & (ring == r)
-            count = int(cell.sum())
-            if count < 3:
-                continue
-            excess = float(power[cell].mean()) - floor
-            if excess <= max(snr_min * floor, 1e-30):
-                continue
-            row = np.zeros(sectors + 4)
-            row[d] = 1.0
-            row[sectors] = -np.log(radius[cell]).mean()
-            row[sectors + 1:] = -4 * np.pi**2 * np.array([(vx[cell] ** 2).mean(), 2 * (vx[cell] * vy[cell]).mean(),
-                                                           (vy[cell] ** 2).mean()])
-            rows.append(row)
-            logs.append(np.log(excess))
-            weights.append(np.sqrt(count))
-    if len(rows) < sectors + 8:
-        return None
-    a, b, wt = np.array(rows), np.array(logs), np.array(weights)
-    if slope_weight > 0:
-        prior = np.zeros(sectors + 4)
-        prior[sectors] = 1.0
-        a, b, wt = np.vstack([a, prior]), np.append(b, slope_prior), np.append(wt, slope_weight * wt.mean())
-    wt = wt[:, None]
-    used = np.abs(a).sum(0) > 0  # directions with no bin above the noise drop out
-    solution = np.zeros(a.shape[1])
-    solution[used] = np.linalg.lstsq(a[:, used] * wt, b * wt[:, 0], rcond=None)[0]
-    xx, xy, yy = solution[-3:]
-    cov = np.array([[xx, xy], [xy, yy]])
-    return cov if np.all(np.isfinite(cov)) else None
+    spectrum = _spectrum(image, scale)
+    return None if spectrum is None else _gaussian_fit(spectrum, slope_prior, slope_weight)[0]
+
+
+@dataclass(frozen=True)
+class BlurShape:
+    """A motion path (a straight line of ``size`` HR pixels at ``angle``) or a defocus disk (radius ``size``), each
+    through an isotropic Gaussian of ``optics`` HR px^2 variance, and how well it explains the spectrum: its mean
+    squared residual over that of the Gaussian fit (``ratio``, below 1: better)."""
+
+    kind: str  # "motion" or "defocus"
+    size: float
+    angle: float
+    optics: float
+    ratio: float
+
+    def kernel(self, scale: tuple[float, float]) -> np.ndarray:
+        """The kernel, centred as the project's kernels are for ``scale``."""
+        s = max(scale)
+        side = int(2 * np.ceil(self.size / (1 if self.kind == "motion" else 0.5) / 2 + 3 * np.sqrt(self.optics))
+                   + 2 * s + 3) | 1
+        centre = (side - 1) / 2
+        k = (line_kernel(self.size, self.angle, side, centre) if self.kind == "motion"
+             else disk_kernel(self.size, side, centre))
+        if self.optics > 0:
+            k = scipy.ndimage.gaussian_filter(k, np.sqrt(self.optics), mode="constant")
+        return recentre(k / k.sum(), scale)
+
+
+def blur_shapes(image: torch.Tensor, scale: tuple[float, float], slope_prior: float = 2.0, slope_weight: float = 3.0,
+                angles: int = 36) -> list[BlurShape]:
+    """The straight motion path and the defocus disk that best explain ``image``'s spectrum (as
+    :func:`spectral_covariance` models it, with the kernel's response in place of the Gaussian's), each found on a
+    grid: lengths 0.5-5 s and radii 0.25-1.75 s HR pixels (``s`` the larger factor), ``angles`` directions; an
+    isotropic Gaussian for the optics is fitted with each (variance >= 0). A path's response ``sinc(L v.u)`` and a
+    disk's ``2 J1(2 pi R |v|) / (2 pi R |v|)`` have zeros that a Gaussian's does not: where they fall inside the band
+    (paths longer than ~2 s, disks wider than ~1.2 s) the spectrum dips and rises again, and the shape explains it far
+    better than any Gaussian. Empty when the spectrum gives no fit."""
+    spectrum = _spectrum(image, scale)
+    if spectrum is None:
+        return []
+    _, gaussian = _gaussian_fit(spectrum, slope_prior, slope_weight)
+    s = max(scale)
+    vx, vy = spectrum.pixel_v.T
+    radial = -4 * np.pi**2 * spectrum.mean(vx**2 + vy**2)
+
+    def fit(response: np.ndarray) -> tuple[float, float]:  # (mean squared residual, optics variance)
+        target = spectrum.log_power - np.log(np.maximum(spectrum.mean(response), 1e-12))
+        solution, residual = spectrum.fit([radial], target, slope_prior, slope_weight)
+        if solution[-1] >= 0:
+            return residual, float(solution[-1])
+        return spectrum.fit([], target, slope_prior, slope_weight)[1], 0.0
+
+    best = []
+    line = (np.inf, 0.0, 0.0, 0.0)
+    for angle in np.linspace(0, np.pi, angles, endpoint=False):
+        along = vx * np.cos(angle) + vy * np.sin(angle)
+        for length in np.arange(0.5, 5.0 + 1e-9, 0.125) * s:
+            residual, optics = fit(np.sinc(length * along) ** 2)
+            if residual < line[0]:
+                line = (residual, length, angle, optics)
+    best.append(BlurShape("motion", line[1], line[2], line[3], line[0] / gaussian))
+    radius = np.hypot(vx, vy)
+    disk = (np.inf, 0.0, 0.0)
+    for r in np.arange(0.25, 1.75 + 1e-9, 0.0625) * s:
+        x = np.maximum(2 * np.pi * r * radius, 1e-9)
+        residual, optics = fit((2 * scipy.special.j1(x) / x) ** 2)
+        if residual < disk[0]:
+            disk = (residual, r, optics)
+    best.append(BlurShape("defocus", disk[1], 0.0, disk[2], disk[0] / gaussian))
+    return best
 
 
 def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: float, slope_prior: float = 2.0,
