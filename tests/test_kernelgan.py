@@ -445,6 +445,29 @@ def test_the_spectral_fit_takes_a_motion_path_or_a_disk_where_one_explains_the_s
             assert kept.blur is None and not np.array_equal(kept.kernel, est.kernel)
 
 
+@pytest.mark.parametrize(("kind", "mode"), [("motion", "fitted"), ("defocus", "estimated")])
+def test_a_motion_path_gets_a_given_kernels_settings_and_a_disk_a_guesss(tmp_path, kind, mode):
+    """End to end: a path found in the spectrum is the plan's ``fitted`` mode (clean sons, every back-projection),
+    a disk a guess's (noisy sons, two), and ``result.json`` says which shape was taken and how well it fitted."""
+    import scipy.ndimage
+
+    from zssr.degradations import disk_kernel, line_kernel
+
+    blur = line_kernel(7.0, 0.5, 17, 8.0) if kind == "motion" else disk_kernel(3.5, 17, 8.0)
+    truth = recentre(scipy.ndimage.gaussian_filter(blur, 0.5, mode="constant"), (2, 2))
+    hr = open_input("skimage:astronaut").rgb.double()
+    lr = (kernel_downscale(hr, torch.as_tensor(truth), 2).clamp(0, 1) * 255).round().byte()
+    Image.fromarray(lr.permute(1, 2, 0).numpy()).save(tmp_path / "blurred.png")
+    cfg = compose_config([*tiny_overrides(5), f"input={tmp_path / 'blurred.png'}", "kernel=estimated",
+                          "inference.back_projection_iters=3"], output_dir=tmp_path / "run")
+    result = train(cfg)
+    blur_record = result["kernel_estimation"]["blur"]
+    assert blur_record["kind"] == kind and blur_record["ratio"] <= 0.8 and result["plan"]["mode"] == mode
+    assert (result["son_noise_std"], result["back_projection_iters"]) == ((0.0, [3]) if kind == "motion"
+                                                                          else (0.0125, [2]))
+    assert kernel_error(np.load(tmp_path / "run" / "blurred_kernel_estimated.npy"), truth) < 0.3
+
+
 @needs_data
 def test_the_slope_prior_makes_the_fitted_size_closer_to_the_true_kernels():
     """On the first 20 held-out BSD100 images at x2 (``random_kernel``), drawing the fit's power-law exponent towards

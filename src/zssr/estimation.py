@@ -70,7 +70,8 @@ def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, fl
              + ("" if accepted else " (rejected)") + ("" if error is None else f", error {error:.3f}"))
     if not accepted:
         return "rejected", None, record
-    return ("fitted" if est.fitted and cfg.kernel_guess.trust_fit else "estimated"), kernel, record
+    trusted = est.fitted and (est.blur is None or est.blur.trusted) and cfg.kernel_guess.trust_fit
+    return ("fitted" if trusted else "estimated"), kernel, record
 
 
 def _picture(path: Path, kernel: np.ndarray, truth: np.ndarray | None, title: str) -> None:
