@@ -192,9 +192,9 @@ def blur_shapes(image: torch.Tensor, scale: tuple[float, float], slope_prior: fl
     :func:`spectral_covariance` models it, with the kernel's response in place of the Gaussian's), each found on a
     grid: lengths 0.5-5 s and radii 0.25-1.75 s HR pixels (``s`` the larger factor), ``angles`` directions; an
     isotropic Gaussian for the optics is fitted with each (variance >= 0). A path's response ``sinc(L v.u)`` and a
-    disk's ``2 J1(2 pi R |v|) / (2 pi R |v|)`` have zeros that a Gaussian's does not: where they fall inside the band
-    (paths longer than ~2 s, disks wider than ~1.2 s) the spectrum dips and rises again, and the shape explains it far
-    better than any Gaussian. Empty when the spectrum gives no fit."""
+    disk's ``2 J1(2 pi R |v|) / (2 pi R |v|)`` have zeros that a Gaussian's does not: where the first falls inside the
+    band and above the noise (in practice paths from ~3.4 s, disks from ~1.2 s in radius) the spectrum dips and rises
+    again, and the shape explains it far better than any Gaussian. Empty when the spectrum gives no fit."""
     spectrum = _spectrum(image, scale)
     if spectrum is None:
         return []
