@@ -95,7 +95,8 @@ class _Spectrum:
 
 
 def _spectrum(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16, rings: int = 14,
-              band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0) -> _Spectrum | None:
+              band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0, pixels_per_bin: int = 256
+              ) -> _Spectrum | None:
     """``image``'s :class:`_Spectrum` (Hann window, the white-noise floor of :func:`.guard.windowed_power` taken off,
     bins with fewer than 3 pixels or less than ``snr_min`` times the floor above it left out), or None when fewer than
     ``sectors + 8`` bins are left."""
@@ -121,9 +122,17 @@ def _spectrum(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16
     index[np.flatnonzero(keep)] = np.arange(keep.sum())
     pixel_bin = index[cell]
     second = np.stack([mean(v[:, 0] ** 2), mean(2 * v[:, 0] * v[:, 1]), mean(v[:, 1] ** 2)], 1)
+    # the pixels a kernel's response is averaged over: every k-th of a bin's, at most ``pixels_per_bin``, so the
+    # shapes' grid costs the same for a large photo as for a small one
+    order = np.argsort(pixel_bin, kind="stable")
+    starts = np.searchsorted(pixel_bin[order], np.arange(-1, int(keep.sum()) + 1))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - np.repeat(starts[:-1], np.diff(starts))
+    stride = np.ceil(np.bincount(pixel_bin + 1) / pixels_per_bin).astype(np.int64)
+    used = (pixel_bin >= 0) & (rank % stride[pixel_bin + 1] == 0)
     return _Spectrum(sector=np.flatnonzero(keep) // rings, log_radius=-mean(np.log(np.maximum(radius, 1e-12)))[keep],
                      second=second[keep], log_power=np.log(excess[keep]), weight=np.sqrt(count[keep]),
-                     pixel_bin=pixel_bin[pixel_bin >= 0], pixel_v=v[pixel_bin >= 0], sectors=sectors)
+                     pixel_bin=pixel_bin[used], pixel_v=v[used], sectors=sectors)
 
 
 def _gaussian_fit(spectrum: _Spectrum, slope_prior: float, slope_weight: float) -> tuple[np.ndarray | None, float]:
@@ -188,15 +197,17 @@ class BlurShape:
 
 
 def blur_shapes(image: torch.Tensor, scale: tuple[float, float], slope_prior: float = 2.0, slope_weight: float = 3.0,
-                angles: int = 36) -> list[BlurShape]:
+                angles: int = 36, pixels_per_bin: int = 256) -> list[BlurShape]:
     """The straight motion path and the defocus disk that best explain ``image``'s spectrum (as
     :func:`spectral_covariance` models it, with the kernel's response in place of the Gaussian's), each found on a
     grid: lengths 0.5-5 s and radii 0.25-1.75 s HR pixels (``s`` the larger factor), ``angles`` directions; an
     isotropic Gaussian for the optics is fitted with each (variance >= 0). A path's response ``sinc(L v.u)`` and a
     disk's ``2 J1(2 pi R |v|) / (2 pi R |v|)`` have zeros that a Gaussian's does not: where the first falls inside the
     band and above the noise (in practice paths from ~3.4 s, disks from ~1.2 s in radius) the spectrum dips and rises
-    again, and the shape explains it far better than any Gaussian. Empty when the spectrum gives no fit."""
-    spectrum = _spectrum(image, scale)
+    again, and the shape explains it far better than any Gaussian. A shape's response is averaged over at most
+    ``pixels_per_bin`` of each bin's pixels (evenly spaced), so a large photo costs little more than a small one.
+    Empty when the spectrum gives no fit."""
+    spectrum = _spectrum(image, scale, pixels_per_bin=pixels_per_bin)
     if spectrum is None:
         return []
     _, gaussian = _gaussian_fit(spectrum, slope_prior, slope_weight)
