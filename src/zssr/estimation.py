@@ -66,7 +66,8 @@ def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, fl
         record.rejected_kernel_file, record.rejected_kernel_error = str(mat), error
         if error is not None and integer:  # the error of the kernel ZSSR is given instead: bicubic
             record.kernel_error = record.bicubic_kernel_error
-    _picture(stem.with_suffix(".png"), kernel, true_kernel, f"{image.name} x{scale[0]:g}"
+    shape = "" if est.blur is None else f", {est.blur.kind} {est.blur.size:.1f} px"
+    _picture(stem.with_suffix(".png"), kernel, true_kernel, f"{image.name} x{scale[0]:g}{shape}"
              + ("" if accepted else " (rejected)") + ("" if error is None else f", error {error:.3f}"))
     if not accepted:
         return "rejected", None, record
