@@ -452,13 +452,13 @@ def test_the_shapes_response_means_over_a_sample_of_each_bins_pixels_find_the_sa
     import scipy.ndimage
 
     from zssr.degradations import line_kernel
-    from zssr.kernelgan.spectral import _spectrum, blur_shapes
+    from zssr.kernelgan.spectral import binned_spectrum, blur_shapes
 
     truth = recentre(scipy.ndimage.gaussian_filter(line_kernel(7.0, 1.0, 17, 8.0), 0.5, mode="constant"), (2, 2))
     hr = open_input("skimage:astronaut").rgb.double()
     lr = ((kernel_downscale(hr, torch.as_tensor(truth), 2).clamp(0, 1) * 255).round() / 255).float()
-    counts = np.bincount(_spectrum(lr, (2.0, 2.0), pixels_per_bin=10**9).pixel_bin)
-    sampled_counts = np.bincount(_spectrum(lr, (2.0, 2.0), pixels_per_bin=64).pixel_bin)
+    counts = np.bincount(binned_spectrum(lr, (2.0, 2.0), pixels_per_bin=10**9).pixel_bin)
+    sampled_counts = np.bincount(binned_spectrum(lr, (2.0, 2.0), pixels_per_bin=64).pixel_bin)
     assert (counts > 64).mean() > 0.5 and sampled_counts.max() <= 64
     assert np.all(sampled_counts >= np.minimum(counts, 33))
     sampled, every = (blur_shapes(lr, (2.0, 2.0), pixels_per_bin=n)[0] for n in (64, 10**9))

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from zssr.kernelgan.data import KernelGANDataModule
 from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, unusable
 from zssr.kernelgan.module import KernelGANModule
-from zssr.kernelgan.spectral import BlurShape, anisotropic_kernel, blur_shapes, spectral_kernel
+from zssr.kernelgan.spectral import BlurShape, anisotropic_kernel, binned_spectrum, blur_shapes, spectral_kernel
 from zssr.kernels import for_scale, kernel_error, recentre, zero_negligible
 from zssr.settings import for_factor
 
@@ -109,14 +109,17 @@ def _spectral(image: torch.Tensor, scale: tuple[float, float], cfg: Any) -> Esti
     because = None
     if cfg.get("shape") == "anisotropic":
         prior = float(cfg.slope_prior), float(cfg.slope_prior_weight)
-        fitted = anisotropic_kernel(image, scale, float(cfg.shrink), *prior)
+        spectrum = binned_spectrum(image, scale)  # made once for the Gaussian and the shapes
+        fitted = None if spectrum is None else anisotropic_kernel(image, scale, float(cfg.shrink), *prior,
+                                                                  spectrum=spectrum)
         if fitted is None:
             because = "too little of the spectrum stands above the noise for a kernel's shape"
         else:
             kernel, cov = fitted
             blur = None
             if cfg.get("blur_ratio") is not None:
-                better = [b for b in blur_shapes(image, scale, *prior) if b.ratio <= float(cfg.blur_ratio)]
+                better = [b for b in blur_shapes(image, scale, *prior, spectrum=spectrum)
+                          if b.ratio <= float(cfg.blur_ratio)]
                 blur = min(better, key=lambda b: b.ratio, default=None)
             if blur is not None:
                 kernel = blur.kernel(scale)

@@ -55,7 +55,7 @@ def spectral_kernel(image: torch.Tensor, scale: tuple[float, float], native_targ
 
 
 @dataclass(frozen=True)
-class _Spectrum:
+class BinnedSpectrum:
     """The LR luma spectrum averaged in direction x radius bins that stand above the noise: per bin its direction,
     minus the mean log radius, the means of the HR frequency's ``vx^2``, ``2 vx vy`` and ``vy^2``, the log of the power
     above the noise floor and a weight (the square root of its pixel count); per pixel in those bins its bin and HR
@@ -94,12 +94,13 @@ class _Spectrum:
         return solution, float(np.sum(self.weight**2 * residual**2) / np.sum(self.weight**2))
 
 
-def _spectrum(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16, rings: int = 14,
-              band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0, pixels_per_bin: int = 256
-              ) -> _Spectrum | None:
-    """``image``'s :class:`_Spectrum` (Hann window, the white-noise floor of :func:`.guard.windowed_power` taken off,
-    bins with fewer than 3 pixels or less than ``snr_min`` times the floor above it left out), or None when fewer than
-    ``sectors + 8`` bins are left."""
+def binned_spectrum(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16, rings: int = 14,
+                    band: tuple[float, float] = (0.06, 0.46), snr_min: float = 1.0, pixels_per_bin: int = 256
+                    ) -> BinnedSpectrum | None:
+    """``image``'s :class:`BinnedSpectrum` (Hann window, the white-noise floor of :func:`.guard.windowed_power` taken
+    off, bins with fewer than 3 pixels or less than ``snr_min`` times the floor above it left out), or None when fewer
+    than ``sectors + 8`` bins are left. One serves :func:`spectral_covariance`, :func:`anisotropic_kernel` and
+    :func:`blur_shapes` for the same image and scale."""
     power, floor = windowed_power(luma(image).double().numpy())
     h, w = power.shape
     fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
@@ -130,12 +131,13 @@ def _spectrum(image: torch.Tensor, scale: tuple[float, float], sectors: int = 16
     rank[order] = np.arange(len(order)) - np.repeat(starts[:-1], np.diff(starts))
     stride = np.ceil(np.bincount(pixel_bin + 1) / pixels_per_bin).astype(np.int64)
     used = (pixel_bin >= 0) & (rank % stride[pixel_bin + 1] == 0)
-    return _Spectrum(sector=np.flatnonzero(keep) // rings, log_radius=-mean(np.log(np.maximum(radius, 1e-12)))[keep],
-                     second=second[keep], log_power=np.log(excess[keep]), weight=np.sqrt(count[keep]),
-                     pixel_bin=pixel_bin[used], pixel_v=v[used], sectors=sectors)
+    return BinnedSpectrum(sector=np.flatnonzero(keep) // rings,
+                          log_radius=-mean(np.log(np.maximum(radius, 1e-12)))[keep], second=second[keep],
+                          log_power=np.log(excess[keep]), weight=np.sqrt(count[keep]), pixel_bin=pixel_bin[used],
+                          pixel_v=v[used], sectors=sectors)
 
 
-def _gaussian_fit(spectrum: _Spectrum, slope_prior: float, slope_weight: float) -> tuple[np.ndarray | None, float]:
+def _gaussian_fit(spectrum: BinnedSpectrum, slope_prior: float, slope_weight: float) -> tuple[np.ndarray | None, float]:
     """The covariance of the Gaussian fit (see :func:`spectral_covariance`) and its mean squared residual."""
     solution, residual = spectrum.fit(list((-4 * np.pi**2 * spectrum.second).T), spectrum.log_power, slope_prior,
                                       slope_weight)
@@ -145,7 +147,7 @@ def _gaussian_fit(spectrum: _Spectrum, slope_prior: float, slope_weight: float) 
 
 
 def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], slope_prior: float = 2.0,
-                        slope_weight: float = 3.0) -> np.ndarray | None:
+                        slope_weight: float = 3.0, spectrum: BinnedSpectrum | None = None) -> np.ndarray | None:
     """The covariance (HR pixels^2, ``[[xx, xy], [xy, yy]]``) of the Gaussian kernel that best explains the falloff of
     ``image``'s luma spectrum (Hann window), or None when too few of its bins rise above the noise.
 
@@ -156,9 +158,10 @@ def spectral_covariance(image: torch.Tensor, scale: tuple[float, float], slope_p
     this band a falloff steeper than a power law can be told from a wider kernel only in part, so ``beta`` is drawn
     towards ``slope_prior`` (natural images' power falls off about as ``f^-2``, Field 1987; van der Schaaf & van
     Hateren 1996): one more equation, ``beta = slope_prior``, weighted ``slope_weight`` times a mean bin (0: no
-    prior). ``S`` is the fit's, not yet made positive definite.
+    prior). ``S`` is the fit's, not yet made positive definite. ``spectrum``: :func:`binned_spectrum` of ``image``
+    and ``scale`` when already made.
     """
-    spectrum = _spectrum(image, scale)
+    spectrum = binned_spectrum(image, scale) if spectrum is None else spectrum
     return None if spectrum is None else _gaussian_fit(spectrum, slope_prior, slope_weight)[0]
 
 
@@ -197,7 +200,8 @@ class BlurShape:
 
 
 def blur_shapes(image: torch.Tensor, scale: tuple[float, float], slope_prior: float = 2.0, slope_weight: float = 3.0,
-                angles: int = 36, pixels_per_bin: int = 256) -> list[BlurShape]:
+                angles: int = 36, pixels_per_bin: int = 256, spectrum: BinnedSpectrum | None = None
+                ) -> list[BlurShape]:
     """The straight motion path and the defocus disk that best explain ``image``'s spectrum (as
     :func:`spectral_covariance` models it, with the kernel's response in place of the Gaussian's), each found on a
     grid: lengths 0.5-5 s and radii 0.25-1.75 s HR pixels (``s`` the larger factor), ``angles`` directions; an
@@ -206,8 +210,9 @@ def blur_shapes(image: torch.Tensor, scale: tuple[float, float], slope_prior: fl
     band and above the noise (in practice paths from ~3.4 s, disks from ~1.2 s in radius) the spectrum dips and rises
     again, and the shape explains it far better than any Gaussian. A shape's response is averaged over at most
     ``pixels_per_bin`` of each bin's pixels (evenly spaced), so a large photo costs little more than a small one.
-    Empty when the spectrum gives no fit."""
-    spectrum = _spectrum(image, scale, pixels_per_bin=pixels_per_bin)
+    Empty when the spectrum gives no fit. ``spectrum``: :func:`binned_spectrum` of ``image`` and ``scale`` when
+    already made (``pixels_per_bin`` is then its own)."""
+    spectrum = binned_spectrum(image, scale, pixels_per_bin=pixels_per_bin) if spectrum is None else spectrum
     if spectrum is None:
         return []
     _, gaussian = _gaussian_fit(spectrum, slope_prior, slope_weight)
@@ -243,11 +248,13 @@ def blur_shapes(image: torch.Tensor, scale: tuple[float, float], slope_prior: fl
 
 
 def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: float, slope_prior: float = 2.0,
-                       slope_weight: float = 3.0) -> tuple[np.ndarray, np.ndarray] | None:
+                       slope_weight: float = 3.0, spectrum: BinnedSpectrum | None = None
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
     """The Gaussian of :func:`spectral_covariance` times ``shrink``, its variances kept within 0.025 s^2 and 3 s^2 HR
     pixels^2 (``s`` the larger factor; the range of :func:`gaussian_widths`), centred as the project's kernels are:
-    the kernel and its covariance, or None when the spectrum gave no fit."""
-    cov = spectral_covariance(image, scale, slope_prior=slope_prior, slope_weight=slope_weight)
+    the kernel and its covariance, or None when the spectrum gave no fit. ``spectrum`` as for
+    :func:`spectral_covariance`."""
+    cov = spectral_covariance(image, scale, slope_prior=slope_prior, slope_weight=slope_weight, spectrum=spectrum)
     if cov is None:
         return None
     s = max(scale)
