@@ -26,16 +26,14 @@ from zssr.api import data_dir
 from zssr.datasets import reported_split
 from zssr.degradations import add_noise, degrade, image_seed, jpeg
 from zssr.kernelgan import kernel_passband, sharpness_ratio
+from zssr.kernels import kernel_covariance
 
 DATA = data_dir()
 
 
 def covariance_det(kernel: np.ndarray) -> float:
     """Determinant of the kernel's second-moment matrix about its centre of mass (the area it blurs over)."""
-    k = kernel / kernel.sum()
-    yy, xx = np.mgrid[: k.shape[0], : k.shape[1]].astype(float)
-    dy, dx = yy - (k * yy).sum(), xx - (k * xx).sum()
-    return float((k * dy * dy).sum() * (k * dx * dx).sum() - (k * dy * dx).sum() ** 2)
+    return float(np.linalg.det(kernel_covariance(kernel)))
 
 
 def variants(lr: torch.Tensor, rng: np.random.Generator) -> dict[str, torch.Tensor]:

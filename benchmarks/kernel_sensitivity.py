@@ -28,17 +28,15 @@ from PIL import Image
 
 from zssr.api import compose_config
 from zssr.datasets import reported_split
-from zssr.degradations import degrade, gaussian_covariance_kernel, image_seed
-from zssr.kernels import kernel_covariance, recentre
+from zssr.degradations import degrade, image_seed
+from zssr.kernelgan.spectral import gaussian_of_axes
+from zssr.kernels import kernel_covariance
 from zssr.pipeline import train
 
 
 def scaled_gaussian(truth: np.ndarray, factor: float, scale: float) -> np.ndarray:
     """The Gaussian with ``factor`` times ``truth``'s covariance, centred as the project's kernels are."""
-    values, vectors = np.linalg.eigh(factor * kernel_covariance(truth))
-    size = int(2 * np.ceil(3 * np.sqrt(values.max())) + 1) | 1
-    theta = float(np.arctan2(vectors[1, 0], vectors[0, 0]))
-    return recentre(gaussian_covariance_kernel(values, theta, size, 1), (scale, scale))
+    return gaussian_of_axes(*np.linalg.eigh(factor * kernel_covariance(truth)), (scale, scale))
 
 
 def main() -> int:

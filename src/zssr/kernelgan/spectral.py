@@ -188,9 +188,8 @@ class BlurShape:
 
     def kernel(self, scale: tuple[float, float]) -> np.ndarray:
         """The kernel, centred as the project's kernels are for ``scale``."""
-        s = max(scale)
-        side = int(2 * np.ceil(self.size / (1 if self.kind == "motion" else 0.5) / 2 + 3 * np.sqrt(self.optics))
-                   + 2 * s + 3) | 1
+        reach = self.size / 2 if self.kind == "motion" else self.size  # from the centre, before the optics
+        side = int(2 * np.ceil(reach + 3 * np.sqrt(self.optics)) + 2 * max(scale) + 3) | 1
         centre = (side - 1) / 2
         k = (line_kernel(self.size, self.angle, side, centre) if self.kind == "motion"
              else disk_kernel(self.size, side, centre))
@@ -260,8 +259,12 @@ def anisotropic_kernel(image: torch.Tensor, scale: tuple[float, float], shrink: 
     s = max(scale)
     values, vectors = np.linalg.eigh(shrink * cov)
     values = np.clip(values, 0.025 * s * s, 3.0 * s * s)
-    cov = vectors @ np.diag(values) @ vectors.T
+    return gaussian_of_axes(values, vectors, scale), vectors @ np.diag(values) @ vectors.T
+
+
+def gaussian_of_axes(values: np.ndarray, vectors: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """The Gaussian kernel with variances ``values`` (HR pixels^2) along the columns of ``vectors`` (``np.linalg.eigh``
+    of its covariance), on a grid of +-3 sigma, centred as the project's kernels are for ``scale``."""
     size = int(2 * np.ceil(3 * np.sqrt(values.max())) + 1) | 1
     theta = float(np.arctan2(vectors[1, 0], vectors[0, 0]))
-    kernel = recentre(gaussian_covariance_kernel(values, theta, size, 1), scale)
-    return kernel, cov
+    return recentre(gaussian_covariance_kernel(values, theta, size, 1), scale)
