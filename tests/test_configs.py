@@ -1,5 +1,7 @@
 """Every config group composes and instantiates; the LR policy drives a real Trainer."""
 
+import csv
+
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -67,18 +69,60 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
         check_settings(compose_config(["data.crop_schedule=[64,4]"]))
     check_settings(compose_config(["data.crop_schedule=64"]))
     with pytest.raises(ZSSRError, match="callbacks.lr_policy.tail_min_steps must be"):
-        check_settings(compose_config(["recipe=efficient", "callbacks.lr_policy.tail_min_steps=-100"]))
+        check_settings(compose_config(["callbacks.lr_policy.tail_min_steps=-100"]))
+    for key, value in (("weight_averaging.decay", 0), ("plateau_stop.patience", 0), ("plateau_stop.min_delta", -1),
+                       ("plateau_stop.min_steps", 1.5)):
+        with pytest.raises(ZSSRError, match=f"callbacks.{key} must be"):
+            check_settings(compose_config(["recipe=efficient", f"callbacks.{key}={value}"]))
 
 
-def test_efficient_recipe_stops_a_tail_after_the_first_cut_and_not_before_its_floor(tmp_path, small_photo):
-    """recipe=efficient: 100 steps after the first cut, then a stop, but not before tail_min_steps. With ratio 0 and
-    the checks of the test above, the first cut is at step 30: the tail would end at 130, the floor (200 here, for
-    speed; 1000 in the preset) holds it on lr 1e-4 until step 200."""
-    overrides = [*tiny_overrides(1000), f"input={small_photo}", "recipe=efficient", "trainer.val_check_interval=10",
-                 "callbacks.lr_policy.tail_min_steps=200",
+def test_the_lr_policy_tail_stops_after_the_first_cut_and_not_before_its_floor(tmp_path, small_photo):
+    """callbacks.lr_policy.tail_steps: 100 steps after the first cut, then a stop, but not before tail_min_steps. With
+    ratio 0 and the checks of the test above, the first cut is at step 30: the tail would end at 130, the floor (200)
+    holds it on lr 1e-4 until step 200."""
+    overrides = [*tiny_overrides(1000), f"input={small_photo}", "trainer.val_check_interval=10",
+                 "callbacks.lr_policy.tail_steps=100", "callbacks.lr_policy.tail_min_steps=200",
                  "callbacks.lr_policy.check_every=10", "callbacks.lr_policy.n_points=3",
                  "callbacks.lr_policy.min_steps_between=20", "callbacks.lr_policy.ratio=0",
                  "inference.back_projection_iters=0", "data.crop_size=16"]
     result = train(compose_config(overrides, output_dir=tmp_path))
     assert result["steps"][0]["lr_changes"] == [[30, pytest.approx(1e-4)]]
     assert result["iterations"] == 200 and result["final_lr"] == pytest.approx(1e-4)
+
+
+def efficient_overrides(photo, steps: int = 1000) -> list[str]:
+    """recipe=efficient made quick: a test every 10 steps, counted from step 40; a gain of 100 dB never comes, so the
+    plateau stop fires after its patience (2 tests): at step 60 of every fit."""
+    return [*tiny_overrides(steps), f"input={photo}", "recipe=efficient", "trainer.val_check_interval=10",
+            "callbacks.plateau_stop.min_steps=40", "callbacks.plateau_stop.patience=2",
+            "callbacks.plateau_stop.min_delta=100", "inference.back_projection_iters=0", "data.crop_size=16"]
+
+
+def test_efficient_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_with(tmp_path, small_photo):
+    """No learning-rate cuts: the rate stays 1e-3; the plateau stop ends training after min_steps + patience tests,
+    far before max_steps. In gradual SR every step starts its count afresh (a stale best or wait count from the step
+    before would stop the next one at its first counted test)."""
+    result = train(compose_config(efficient_overrides(small_photo), output_dir=tmp_path / "one"))
+    assert result["iterations"] == 60 and result["final_lr"] == pytest.approx(1e-3)
+    assert result["steps"][0]["lr_changes"] == []
+    gradual = train(compose_config([*efficient_overrides(small_photo), "gradual_steps=[1.5]"],
+                                   output_dir=tmp_path / "two"))
+    assert [s["iterations"] for s in gradual["steps"]] == [60, 60]
+
+
+def test_efficient_recipe_tests_the_weight_average(tmp_path, small_photo):
+    """The reconstruction test sees the averaged weights: with a decay of nearly 1 the average never leaves the
+    initial weights, so every test gives the same error, where the last weights' error falls from test to test
+    (decay nearly 0: the average is the last weights)."""
+    def run(decay, name):
+        overrides = [o for o in efficient_overrides(small_photo, 100) if not o.startswith(("logger=", "data.crop"))]
+        train(compose_config([*overrides, "logger=csv", "data.crop_size=48", "trainer.val_check_interval=20",
+                              "callbacks.plateau_stop.min_steps=1000", f"callbacks.weight_averaging.decay={decay}"],
+                             output_dir=tmp_path / name))
+        rows = list(csv.DictReader(open(tmp_path / name / "csv" / "metrics.csv")))
+        return [float(r["val/rec_psnr"]) for r in rows if r.get("val/rec_psnr")]
+
+    frozen, last = run(1 - 1e-9, "frozen"), run(1e-9, "last")
+    assert len(frozen) == len(last) == 5
+    assert max(frozen) - min(frozen) < 1e-3
+    assert last[-1] > last[0] + 0.5

@@ -67,8 +67,11 @@ class ZSSRModule(pl.LightningModule):
                            f"learning rate {self.trainer.optimizers[0].param_groups[0]['lr']:g}; lower "
                            f"model.optimizer.lr")
         self.log("val/rec_mse", mse, prog_bar=True, batch_size=1)
+        self.log("val/rec_psnr", -10 * torch.log10(mse.clamp_min(1e-12)), batch_size=1)  # callbacks.plateau_stop's
 
-    def on_validation_epoch_end(self) -> None:
+    def on_validation_epoch_start(self) -> None:
+        # at the start, not the end: a weight-averaging callback has swapped its average in by now (and swaps it back
+        # out at the end), so the probe sees the weights the reconstruction test sees
         if self.gt_probe is None or self.trainer.sanity_checking or self.global_step % self.gt_every_n_steps:
             return
         upsampled, gt, shave, gray = self.gt_probe

@@ -19,14 +19,15 @@ from zssr.errors import ZSSRError
 
 @dataclass(frozen=True)
 class Number:
-    """A number >= ``low`` (> ``low`` when ``open_low``) and <= ``high``; an integer when ``integer``; null allowed
-    when ``optional``."""
+    """A number >= ``low`` (> ``low`` when ``open_low``) and <= ``high`` (< ``high`` when ``open_high``); an integer
+    when ``integer``; null allowed when ``optional``."""
 
     low: float
     high: float | None = None
     integer: bool = True
     optional: bool = False
     open_low: bool = False
+    open_high: bool = False
 
     def problem(self, value: Any) -> str | None:
         if self.optional and value is None:
@@ -36,9 +37,11 @@ class Number:
         if not ok or isinstance(value, bool) or not math.isfinite(value):
             return f"must be {kind}"
         too_low = value <= self.low if self.open_low else value < self.low
-        if too_low or (self.high is not None and value > self.high):
+        too_high = self.high is not None and (value >= self.high if self.open_high else value > self.high)
+        if too_low or too_high:
             low = f"> {self.low:g}" if self.open_low else f">= {self.low:g}"
-            return f"must be {kind} {low}" + (f" and <= {self.high:g}" if self.high is not None else "")
+            high = f" and {'<' if self.open_high else '<='} {self.high:g}" if self.high is not None else ""
+            return f"must be {kind} {low}{high}"
         return None
 
 
@@ -117,6 +120,10 @@ RULES: dict[str, Any] = {
     "trainer.max_steps": Number(1),
     "callbacks.lr_policy.tail_steps": Number(1, optional=True),
     "callbacks.lr_policy.tail_min_steps": Number(0),
+    "callbacks.weight_averaging.decay": Number(0, 1, integer=False, open_low=True, open_high=True),
+    "callbacks.plateau_stop.min_delta": Number(0, integer=False),
+    "callbacks.plateau_stop.patience": Number(1),
+    "callbacks.plateau_stop.min_steps": Number(0),
     "model.optimizer.lr": Number(0, integer=False, open_low=True),
     "max_input_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
@@ -174,6 +181,8 @@ def check_settings(cfg: DictConfig) -> None:
         if key.startswith("estimator.") and not estimated:
             continue
         value = OmegaConf.select(cfg, key, default=None)
+        if value is None and OmegaConf.select(cfg, key.rsplit(".", 1)[0], default=None) is None:
+            continue  # the whole node is off (callbacks.lr_policy: null under recipe=efficient)
         problem = rule.problem(value)
         if problem:
             raise ZSSRError(f"{key} {problem}, got {value!r}")
