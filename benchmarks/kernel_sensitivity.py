@@ -7,7 +7,7 @@ Each held-out BSD100 image (outside the reported subset) is degraded as ``evalua
 degradation=random_kernel`` does (same seeds; the kernels are Gaussians). ZSSR (``python train.py``, the given-kernel
 plan an estimate that passed its checks also gets) then runs with the Gaussian whose covariance is the true kernel's
 times each factor: 1 is the true kernel's size, 1.2 a kernel 20% too wide in variance. The default overrides are
-``recipe=efficient threads=1`` (the efficient schedule measures the same as the 2018 one on the true kernel; see
+``recipe=first_cut threads=1`` (the first-cut schedule measures the same as the 2018 one on the true kernel; see
 docs/results.md); anything after the options is passed on as further overrides. Prints PSNR per image and factor and
 the mean loss against factor 1, and writes ``benchmarks/results/kernel_sensitivity<tag>.json``. Needs the benchmark
 images (``ZSSR_DATA_DIR``); about a minute and a half per run on two cores.
@@ -65,7 +65,7 @@ def main() -> int:
                 kernel_path = Path(tmp) / f"{name}_x{factor:g}.npy"
                 np.save(kernel_path, scaled_gaussian(deg.kernel, factor, float(s)))
                 cfg = compose_config([f"input={lr_path}", f"gt={hr_path}", f"kernel={kernel_path}", f"scale={s}",
-                                      "recipe=efficient", "threads=1", *overrides],
+                                      "recipe=first_cut", "threads=1", *overrides],
                                      output_dir=Path(tmp) / f"{name}_{factor:g}")
                 row[f"{factor:g}"] = float(train(cfg)["psnr"])
                 print(f"{name} x{factor:g}: {row[f'{factor:g}']:.2f} dB", flush=True)
