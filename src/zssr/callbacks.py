@@ -44,20 +44,16 @@ class PlateauStop(EarlyStopping):
     of more than ``min_delta`` dB over the best so far. Tests before step ``min_steps`` of a fit are not counted (the
     first hundreds of steps, where a weight average still lags its start). Each fit (a gradual step) starts afresh."""
 
-    def __init__(self, monitor: str = "val/rec_psnr", min_delta: float = 0.45, patience: int = 4,
+    def __init__(self, monitor: str = "val/rec_psnr", min_delta: float = 0.3, patience: int = 4,
                  min_steps: int = 400) -> None:
         super().__init__(monitor=monitor, mode="max", min_delta=min_delta, patience=patience, strict=True)
         self.min_steps = min_steps
         self.offset = 0
-        self.stopped_step: int | None = None  # the step of this fit at which it asked to stop; None: it did not
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.wait_count, self.best_score = 0, self.best_score.new_tensor(-math.inf)
-        self.offset, self.stopped_step = trainer.global_step, None
+        self.offset = trainer.global_step
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.global_step - self.offset < self.min_steps:
-            return
-        super().on_validation_end(trainer, pl_module)
-        if self.wait_count >= self.patience and self.stopped_step is None:
-            self.stopped_step = trainer.global_step - self.offset
+        if trainer.global_step - self.offset >= self.min_steps:
+            super().on_validation_end(trainer, pl_module)
