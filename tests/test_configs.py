@@ -68,6 +68,8 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
     with pytest.raises(ZSSRError, match="data.crop_schedule must be integers >= 8"):
         check_settings(compose_config(["data.crop_schedule=[64,4]"]))
     check_settings(compose_config(["data.crop_schedule=64"]))
+    with pytest.raises(ZSSRError, match="callbacks.crop_schedule is off"):  # it would stay at its first size
+        check_settings(compose_config(["recipe=efficient", "data.crop_schedule=[64,128]"]))
     with pytest.raises(ZSSRError, match="callbacks.lr_policy.tail_min_steps must be"):
         check_settings(compose_config(["callbacks.lr_policy.tail_min_steps=-100"]))
     for key, value in (("weight_averaging.decay", 0), ("plateau_stop.patience", 0), ("plateau_stop.min_delta", -1),

@@ -192,6 +192,10 @@ def check_settings(cfg: DictConfig) -> None:
     if (OmegaConf.select(cfg, "data.input_share", default=None) is not None
             and OmegaConf.select(cfg, "data.father_rule", default=None) == "zssr2018"):
         raise ZSSRError("data.input_share applies to data.father_rule=size, got data.father_rule=zssr2018")
+    if (OmegaConf.select(cfg, "data.crop_schedule", default=None) is not None
+            and OmegaConf.select(cfg, "callbacks.crop_schedule", default=None) is None):
+        raise ZSSRError("data.crop_schedule follows the learning rate's phases, but callbacks.crop_schedule is off "
+                        "(recipe=efficient has no phases)")
     if estimated and OmegaConf.select(cfg, "estimator.method", default=None) == "spectral":
         target = OmegaConf.select(cfg, "estimator.native_target", default=None)
         if target is None or (isinstance(target, DictConfig) and None in target.values()):
