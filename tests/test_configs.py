@@ -92,12 +92,12 @@ def test_the_lr_policy_tail_stops_after_the_first_cut_and_not_before_its_floor(t
     assert result["iterations"] == 200 and result["final_lr"] == pytest.approx(1e-4)
 
 
-def efficient_overrides(photo, steps: int = 1000) -> list[str]:
+def efficient_overrides(photo, steps: int = 1000, crop: int = 16, test_every: int = 10) -> list[str]:
     """recipe=efficient made quick: a test every 10 steps, counted from step 40; a gain of 100 dB never comes, so the
     plateau stop fires after its patience (2 tests): at step 60 of every fit."""
-    return [*tiny_overrides(steps), f"input={photo}", "recipe=efficient", "trainer.val_check_interval=10",
+    return [*tiny_overrides(steps), f"input={photo}", "recipe=efficient", f"trainer.val_check_interval={test_every}",
             "callbacks.plateau_stop.min_steps=40", "callbacks.plateau_stop.patience=2",
-            "callbacks.plateau_stop.min_delta=100", "inference.back_projection_iters=0", "data.crop_size=16"]
+            "callbacks.plateau_stop.min_delta=100", "inference.back_projection_iters=0", f"data.crop_size={crop}"]
 
 
 def test_efficient_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_with(tmp_path, small_photo):
@@ -117,10 +117,9 @@ def test_efficient_recipe_tests_the_weight_average(tmp_path, small_photo):
     initial weights, so every test gives the same error, where the last weights' error falls from test to test
     (decay nearly 0: the average is the last weights)."""
     def run(decay, name):
-        overrides = [o for o in efficient_overrides(small_photo, 100) if not o.startswith(("logger=", "data.crop"))]
-        train(compose_config([*overrides, "logger=csv", "data.crop_size=48", "trainer.val_check_interval=20",
-                              "callbacks.plateau_stop.min_steps=1000", f"callbacks.weight_averaging.decay={decay}"],
-                             output_dir=tmp_path / name))
+        overrides = [o for o in efficient_overrides(small_photo, 100, crop=48, test_every=20) if o != "logger=none"]
+        train(compose_config([*overrides, "logger=csv", "callbacks.plateau_stop.min_steps=1000",
+                              f"callbacks.weight_averaging.decay={decay}"], output_dir=tmp_path / name))
         rows = list(csv.DictReader(open(tmp_path / name / "csv" / "metrics.csv")))
         return [float(r["val/rec_psnr"]) for r in rows if r.get("val/rec_psnr")]
 
