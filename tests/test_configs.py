@@ -70,6 +70,8 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
     check_settings(compose_config(["data.crop_schedule=64"]))
     with pytest.raises(ZSSRError, match="callbacks.crop_schedule is off"):  # it would stay at its first size
         check_settings(compose_config(["recipe=efficient", "data.crop_schedule=[64,128]"]))
+    with pytest.raises(ZSSRError, match="callbacks.crop_schedule.steps must be integers >= 1"):
+        check_settings(compose_config(["callbacks.crop_schedule.steps=[0]"]))
     with pytest.raises(ZSSRError, match="callbacks.lr_policy.tail_min_steps must be"):
         check_settings(compose_config(["callbacks.lr_policy.tail_min_steps=-100"]))
     for key, value in (("weight_averaging.decay", 0), ("plateau_stop.patience", 0), ("plateau_stop.min_delta", -1),
@@ -98,6 +100,18 @@ def efficient_overrides(photo, steps: int = 1000, crop: int = 16, test_every: in
     return [*tiny_overrides(steps), f"input={photo}", "recipe=efficient", f"trainer.val_check_interval={test_every}",
             "callbacks.plateau_stop.min_steps=40", "callbacks.plateau_stop.patience=2",
             "callbacks.plateau_stop.min_delta=100", "inference.back_projection_iters=0", f"data.crop_size={crop}"]
+
+
+def test_crop_schedule_by_steps_in_a_recipe_without_cuts(tmp_path, small_photo):
+    """recipe=efficient has no learning-rate phases; phases by step count give 20 steps of 16-, 24- and 32-pixel
+    crops before the plateau stop at 60 (give or take the batch already made when a phase begins), in each fit."""
+    overrides = [*efficient_overrides(small_photo), "data.crop_schedule=[16,24,32]", "gradual_steps=[1.5]",
+                 "+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[20,40]}"]
+    result = train(compose_config(overrides, output_dir=tmp_path))
+    exact = 20 * (16**2 + 24**2 + 32**2)
+    for step in result["steps"]:
+        assert step["iterations"] == 60
+        assert exact - 2 * (32**2 - 16**2) <= step["train_pixels"] <= exact, step["train_pixels"]
 
 
 def test_efficient_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_with(tmp_path, small_photo):

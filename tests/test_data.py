@@ -3,7 +3,16 @@ import re
 import pytest
 import torch
 
-from zssr.data import FatherPool, FatherSonCrops, FatherSonDataModule, dihedral, dihedral_inverse, warp_crop
+from zssr.data import (
+    CropDraw,
+    FatherPool,
+    FatherSonCrops,
+    FatherSonDataModule,
+    detail_map,
+    dihedral,
+    dihedral_inverse,
+    warp_crop,
+)
 from zssr.resize import downscale, imresize
 
 
@@ -52,6 +61,29 @@ def test_zssr2018_rule_takes_smallest_father_at_least_the_drawn_scale(bsd_lr):
     assert frac_big > 0.99
     with pytest.raises(ValueError, match="unknown father sampling rule"):
         FatherPool(bsd_lr, (2, 2), rule="nope")
+
+
+def test_detail_draw_cuts_crops_where_a_son_loses_detail():
+    # left half flat grey, right half noise: only crops reaching into the right half teach the net anything
+    image = torch.full((3, 64, 128), 0.5)
+    image[:, :, 64:] = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert detail_map(image, (2, 2), None)[:, :56].max() < 1e-6  # up(down()) restores the flat part exactly
+    pool = FatherPool(image, (2, 2), n_copies=0)
+    gen = torch.Generator().manual_seed(0)
+    only_detail = CropDraw(pool, (2, 2), None, "detail", uniform_share=0.0)
+    lefts = [only_detail.corner(0, 32, 32, gen)[1] for _ in range(500)]
+    assert min(lefts) >= 64 - 32 - 4  # a crop wholly inside the flat half (plus the filter's reach) is never cut
+    assert sum(left < 48 for left in lefts) / 500 < 0.1  # and mostly crops wholly inside the noise
+    half = CropDraw(pool, (2, 2), None, "detail", uniform_share=0.5)
+    weights = half.weights(0, 32, 32).view(33, 97)
+    assert torch.isclose(weights.sum(), torch.tensor(1.0, dtype=weights.dtype))
+    assert torch.allclose(weights[:, :20], torch.tensor(0.5 / weights.numel(), dtype=weights.dtype))  # flat: uniform
+    uniform = CropDraw(pool, (2, 2), None, "uniform")
+    assert sum(uniform.corner(0, 32, 32, gen)[1] < 32 for _ in range(500)) / 500 > 0.25
+    with pytest.raises(ValueError, match="unknown crop draw"):
+        CropDraw(pool, (2, 2), None, "edges")
+    with pytest.raises(ValueError, match="crop_draw applies to augment=dihedral"):
+        FatherSonDataModule(image, (2, 2), augment="affine", crop_draw="detail")
 
 
 def test_pairs_are_son_upsampled_to_father_crop(bsd_lr):
@@ -172,6 +204,9 @@ def test_affine_mix_draws_plain_turned_and_warped_crops(bsd_lr):
     ("data.father_rule=big", "data.father_rule must be one of size, zssr2018"),
     ("data.input_share=2", "data.input_share must be a number >= 0 and <= 1"),
     ("data.input_share=0.5 data.father_rule=zssr2018", "data.input_share applies to data.father_rule=size"),
+    ("data.crop_draw=edges", "data.crop_draw must be one of uniform, detail"),
+    ("data.uniform_share=1.5", "data.uniform_share must be a number >= 0 and <= 1"),
+    ("data.crop_draw=detail", "data.crop_draw applies to data.augment=dihedral"),
 ])
 def test_bad_augmentation_settings_are_one_line(override, message):
     from zssr.api import compose_config

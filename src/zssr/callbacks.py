@@ -18,21 +18,29 @@ class TrainingProgressBar(TQDMProgressBar):
 
 
 class CropSchedule(pl.Callback):
-    """Tells the datamodule which learning-rate phase training is in, so it can change its crop size
-    (``data.crop_schedule``): the phase is the number of times the learning rate has been cut by ``factor`` since the
-    start of this training run."""
+    """Tells the datamodule which phase training is in, so it can change its crop size (``data.crop_schedule``): the
+    number of times the learning rate has been cut by ``factor`` since the start of this training run, or, with
+    ``steps``, the number of those step counts this fit (a gradual step) has reached (for recipes without cuts)."""
 
-    def __init__(self, factor: float = 0.1) -> None:
+    def __init__(self, factor: float = 0.1, steps: list[int] | None = None) -> None:
         super().__init__()
         self.factor = factor
+        self.steps = list(steps) if steps is not None else None
         self.start_lr: float | None = None
+        self.offset = 0
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.start_lr = trainer.optimizers[0].param_groups[0]["lr"]
+        self.offset = trainer.global_step
+        if self.steps is not None and getattr(trainer.datamodule, "enter_phase", None):
+            trainer.datamodule.enter_phase(0)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         enter_phase = getattr(trainer.datamodule, "enter_phase", None)
         if enter_phase is None or not self.start_lr:
+            return
+        if self.steps is not None:
+            enter_phase(sum(trainer.global_step - self.offset >= s for s in self.steps))
             return
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         enter_phase(max(0, round(math.log(lr / self.start_lr) / math.log(self.factor))))

@@ -94,14 +94,15 @@ class FatherPool:
         """The smallest father whose scale is at least ``s`` (the largest when none is)."""
         return next((f for f in self.fathers if f.scale >= s - 1e-12), self.fathers[-1])
 
-    def sample(self, gen: torch.Generator) -> torch.Tensor:
+    def sample_index(self, gen: torch.Generator) -> int:
         if self.rule == "size":
-            i = int(torch.multinomial(self.weights, 1, generator=gen))
-        else:
-            top = self.fathers[-1].scale
-            s = self.min_scale + (top - self.min_scale) * float(torch.rand((), generator=gen, dtype=torch.float64))
-            i = next(j for j, f in enumerate(self.fathers) if f.scale >= s - 1e-12)
-        return self.fathers[i].image
+            return int(torch.multinomial(self.weights, 1, generator=gen))
+        top = self.fathers[-1].scale
+        s = self.min_scale + (top - self.min_scale) * float(torch.rand((), generator=gen, dtype=torch.float64))
+        return next(j for j, f in enumerate(self.fathers) if f.scale >= s - 1e-12)
+
+    def sample(self, gen: torch.Generator) -> torch.Tensor:
+        return self.fathers[self.sample_index(gen)].image
 
 
 @dataclass(frozen=True)
@@ -179,14 +180,70 @@ def warp_crop(image: torch.Tensor, matrix: torch.Tensor, out_hw: tuple[int, int]
     return out[0].clamp(0, 1)
 
 
+def detail_map(image: torch.Tensor, scale: Sequence[float], kernel: torch.Tensor | None) -> torch.Tensor:
+    """What a son of ``image`` (C, H, W) lost: ``|image - up(down(image))|`` summed over channels, (H, W).
+
+    This is the residual the net learns at each pixel; flat regions, where bicubic already restores the image, are
+    near 0.
+    """
+    son = downscale(image, scale, kernel).clamp(0, 1)
+    return (image - imresize(son, _pair(scale), out_shape=image.shape[-2:])).abs().sum(0)
+
+
+def uniform_corner(h: int, w: int, ch: int, cw: int, gen: torch.Generator) -> tuple[int, int]:
+    """The top-left corner of a ``ch`` x ``cw`` crop of an ``h`` x ``w`` image, every place equally likely."""
+    top = int(torch.randint(0, h - ch + 1, (), generator=gen))
+    return top, int(torch.randint(0, w - cw + 1, (), generator=gen))
+
+
+class CropDraw:
+    """Where crops are cut from each father: ``uniform`` (the paper), or ``detail``, where a crop's position is drawn
+    with probability proportional to the :func:`detail_map` it covers with probability ``1 - uniform_share``, and
+    uniformly otherwise (KernelGAN, Bell-Kligler et al. 2019, likewise draws its crops by the image's gradients).
+    On sparse images (an object on an empty sky) most uniform crops are flat and teach the net nothing.
+    """
+
+    def __init__(self, pool: FatherPool, scale: Sequence[float], kernel: torch.Tensor | None, rule: str = "uniform",
+                 uniform_share: float = 0.5) -> None:
+        if rule not in ("uniform", "detail"):
+            raise ValueError(f"unknown crop draw '{rule}' (uniform or detail)")
+        if not 0 <= uniform_share <= 1:
+            raise ValueError(f"uniform_share must be a probability, got {uniform_share}")
+        self.pool, self.scale, self.kernel = pool, scale, kernel
+        self.rule, self.uniform_share = rule, uniform_share
+        self._details: dict[int, torch.Tensor] = {}
+        self._weights: dict[tuple[int, int, int], torch.Tensor] = {}
+
+    def weights(self, index: int, ch: int, cw: int) -> torch.Tensor:
+        """The probabilities of every top-left corner of a ``ch`` x ``cw`` crop of father ``index``, flattened."""
+        key = (index, ch, cw)
+        if key not in self._weights:
+            if index not in self._details:
+                self._details[index] = detail_map(self.pool.fathers[index].image, self.scale, self.kernel)
+            covered = F.avg_pool2d(self._details[index][None, None].double(), (ch, cw), stride=1).flatten()
+            total = float(covered.sum())
+            detail = covered / total if total > 0 else torch.full_like(covered, 1 / covered.numel())
+            self._weights[key] = (1 - self.uniform_share) * detail + self.uniform_share / covered.numel()
+        return self._weights[key]
+
+    def corner(self, index: int, ch: int, cw: int, gen: torch.Generator) -> tuple[int, int]:
+        """The top-left corner of a ``ch`` x ``cw`` crop of father ``index``."""
+        h, w = self.pool.fathers[index].image.shape[-2:]
+        if self.rule == "uniform":
+            return uniform_corner(h, w, ch, cw, gen)
+        flat = int(torch.multinomial(self.weights(index, ch, cw), 1, generator=gen))
+        return divmod(flat, w - cw + 1)
+
+
 class FatherSonCrops(IterableDataset):
     """An endless stream of ``{"input": up(son), "target": father crop}`` pairs, each ``(3, h, w)`` in [0, 1]."""
 
     def __init__(self, pool: FatherPool, scale: Sequence[float], kernel: torch.Tensor | None = None,
                  crop_size: int = 128, noise_std: float = 0.0, rotations: bool = True, flips: bool = True,
-                 seed: int = 0, affine: Affine | None = None) -> None:
+                 seed: int = 0, affine: Affine | None = None, draw: CropDraw | None = None) -> None:
         super().__init__()
         self.affine = affine
+        self.draw = draw or CropDraw(pool, scale, kernel)
         self.rotations, self.flips = rotations, flips
         self.pool = pool
         self.scale = _pair(scale)
@@ -199,7 +256,8 @@ class FatherSonCrops(IterableDataset):
     def father_crop(self, gen: torch.Generator) -> torch.Tensor:
         transforms = self.transforms
         if self.affine is None:
-            father = self.pool.sample(gen)
+            index = self.pool.sample_index(gen)
+            father = self.pool.fathers[index].image
         else:
             mode = _uniform(gen)
             top_scale = self.pool.fathers[-1].scale
@@ -214,8 +272,7 @@ class FatherSonCrops(IterableDataset):
                 transforms = [0]
         h, w = father.shape[-2:]
         ch, cw = min(self.crop_size, h), min(self.crop_size, w)
-        top = int(torch.randint(0, h - ch + 1, (), generator=gen))
-        left = int(torch.randint(0, w - cw + 1, (), generator=gen))
+        top, left = self.draw.corner(index, ch, cw, gen) if self.affine is None else uniform_corner(h, w, ch, cw, gen)
         crop = father[:, top:top + ch, left:left + cw]
         k = transforms[int(torch.randint(0, len(transforms), (), generator=gen))]
         return dihedral(crop, k)
@@ -264,7 +321,7 @@ class FatherSonDataModule(pl.LightningDataModule):
     Runtime arguments (given by the pipeline): ``image`` (3, H, W) in [0, 1], ``scale`` (sh, sw) of this step,
     ``kernel`` (or None for bicubic), ``extra_fathers`` (earlier outputs), ``seed``.
     Config arguments: crop size, noise, augmentation switches, the father pool's shape and draw (``father_rule``,
-    ``input_share``), the augmentation
+    ``input_share``), where crops are cut (``crop_draw``, ``uniform_share``: :class:`CropDraw`), the augmentation
     (``augment``: ``dihedral`` or ``affine``, with ``affine``'s settings) and the size cap of the reconstruction test.
     ``crop_schedule``: crop sizes by learning-rate phase (the first while the learning rate is at its start, the next
     after its first cut, ...; the last one repeats), applied by :class:`zssr.callbacks.CropSchedule`; None keeps
@@ -276,7 +333,8 @@ class FatherSonDataModule(pl.LightningDataModule):
                  rotations: bool = True, flips: bool = True, min_scale: float = 0.5, n_copies: int = 10,
                  father_rule: str = "size", test_max_side: int | None = None, augment: str = "dihedral",
                  affine: dict | None = None, pin_memory: bool = False,
-                 crop_schedule: Sequence[int] | None = None, input_share: float | None = None) -> None:
+                 crop_schedule: Sequence[int] | None = None, input_share: float | None = None,
+                 crop_draw: str = "uniform", uniform_share: float = 0.5) -> None:
         super().__init__()
         if augment not in ("dihedral", "affine"):
             raise ValueError(f"unknown augmentation '{augment}' (dihedral or affine)")
@@ -284,7 +342,11 @@ class FatherSonDataModule(pl.LightningDataModule):
         # the affine mix scales its crops itself: its fathers are the sources only (the input, earlier outputs)
         self.pool = FatherPool(image, scale, min_scale=min_scale, n_copies=0 if warp else n_copies,
                                extra=extra_fathers, rule=father_rule, input_share=input_share)
-        self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed, warp)
+        if warp and crop_draw != "uniform":
+            raise ValueError("crop_draw applies to augment=dihedral (the affine mix places its warped crops itself)")
+        draw = CropDraw(self.pool, scale, kernel, crop_draw, uniform_share)
+        self.train_set = FatherSonCrops(self.pool, scale, kernel, crop_size, noise_std, rotations, flips, seed, warp,
+                                        draw)
         self.val_set = ReconstructionSet(image, scale, kernel, test_max_side)
         self.pin_memory = pin_memory
         self.crop_schedule = [int(c) for c in as_list(crop_schedule)] if crop_schedule is not None else None

@@ -129,6 +129,7 @@ RULES: dict[str, Any] = {
     "model.channels_last": AUTO_OR_BOOL,
     "data.crop_size": Number(8),
     "data.crop_schedule": Numbers(Number(8), per="learning-rate phase", optional=True),
+    "callbacks.crop_schedule.steps": Numbers(Number(1), per="phase after the first", optional=True),
     "data.noise_std": Number(0, integer=False),
     "data.test_max_side": Number(16, optional=True),
     "data.min_scale": Number(0, 1, integer=False, open_low=True),
@@ -138,6 +139,8 @@ RULES: dict[str, Any] = {
     "data.father_rule": OneOf(("size", "zssr2018")),
     "data.input_share": Number(0, 1, integer=False, optional=True),
     "data.augment": OneOf(("dihedral", "affine")),
+    "data.crop_draw": OneOf(("uniform", "detail")),
+    "data.uniform_share": Number(0, 1, integer=False),
     "data.affine.as_is": Number(0, 1, integer=False),
     "data.affine.no_interp": Number(0, 1, integer=False),
     "data.affine.scale_diff_sigma": Number(0, integer=False),
@@ -189,13 +192,18 @@ def check_settings(cfg: DictConfig) -> None:
     mix = OmegaConf.select(cfg, "data.affine", default=None)
     if OmegaConf.select(cfg, "data.augment", default=None) == "affine" and mix and mix.as_is + mix.no_interp > 1:
         raise ZSSRError(f"data.affine.as_is + data.affine.no_interp must be <= 1, got {mix.as_is + mix.no_interp:g}")
+    if (OmegaConf.select(cfg, "data.augment", default=None) == "affine"
+            and OmegaConf.select(cfg, "data.crop_draw", default="uniform") != "uniform"):
+        raise ZSSRError("data.crop_draw applies to data.augment=dihedral "
+                        "(the affine mix places its warped crops itself)")
     if (OmegaConf.select(cfg, "data.input_share", default=None) is not None
             and OmegaConf.select(cfg, "data.father_rule", default=None) == "zssr2018"):
         raise ZSSRError("data.input_share applies to data.father_rule=size, got data.father_rule=zssr2018")
     if (OmegaConf.select(cfg, "data.crop_schedule", default=None) is not None
             and OmegaConf.select(cfg, "callbacks.crop_schedule", default=None) is None):
         raise ZSSRError("data.crop_schedule follows the learning rate's phases, but callbacks.crop_schedule is off "
-                        "(recipe=efficient has no phases)")
+                        "(recipe=efficient has no phases: phases by step are "
+                        "'+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[300]}')")
     if estimated and OmegaConf.select(cfg, "estimator.method", default=None) == "spectral":
         target = OmegaConf.select(cfg, "estimator.native_target", default=None)
         if target is None or (isinstance(target, DictConfig) and None in target.values()):
