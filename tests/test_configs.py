@@ -10,6 +10,7 @@ from zssr.api import compose_config
 from zssr.errors import ZSSRError
 from zssr.lr_policy import LinearFitLRPolicy
 from zssr.module import ZSSRModule
+from zssr.net import ZSSRNet
 from zssr.pipeline import train
 from zssr.settings import check_settings
 
@@ -37,6 +38,34 @@ def test_experiments_compose_and_instantiate(experiment, tmp_path):
 def test_logger_groups_compose(logger, tmp_path):
     cfg = compose_config([f"logger={logger}"], output_dir=tmp_path)
     assert (logger == "none") == (not cfg.get("logger"))
+
+
+class DeadNet(ZSSRNet):
+    """A ZSSRNet whose first ``dead_inits`` draws of weights are dead: the first layer's weights all negative, so on
+    inputs in [0, 1] every ReLU after it is off and the net has no residual and no gradient."""
+
+    def __init__(self, dead_inits: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dead_inits = dead_inits
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if getattr(self, "dead_inits", 0) > 0:
+            self.dead_inits -= 1
+            with torch.no_grad():
+                self.body[0].weight.abs_().neg_()
+
+
+def test_a_dead_net_starts_again_from_fresh_weights(tmp_path, small_photo):
+    """Dead from step 0: the checks at steps 0, 10, .., 90 find no residual, training stops after step 90 and begins
+    again from fresh weights, which then train their full 150 steps; three dead draws in a row fail the run."""
+    overrides = [*tiny_overrides(150), f"input={small_photo}", "data.crop_size=32",
+                 "model.net._target_=test_configs.DeadNet", "inference.back_projection_iters=0"]
+    result = train(compose_config([*overrides, "+model.net.dead_inits=1"], output_dir=tmp_path / "once"))
+    assert result["steps"][0]["restarts"] == 1 and result["iterations"] == 91 + 150
+    with pytest.raises(ZSSRError, match="the net died 3 times .* lower model.optimizer.lr"):
+        train(compose_config([*overrides, "+model.net.dead_inits=3"], output_dir=tmp_path / "always"))
 
 
 def test_lr_policy_reduces_and_stops_a_real_trainer(tmp_path, small_photo):

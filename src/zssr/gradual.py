@@ -55,9 +55,13 @@ def batch_variants(cfg: DictConfig, device: torch.device) -> bool:
     return device.type != "cpu" if value == "auto" else bool(value)
 
 
+MAX_RESTARTS = 2  # fresh starts after the net dies, before the run fails
+
+
 def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningModule, step: int,
-         extra: list[Father]) -> int:
-    """Train ``module`` for one gradual step; returns the iterations it took (the LR policy may stop it early)."""
+         extra: list[Father]) -> tuple[int, int]:
+    """Train ``module`` for one gradual step; returns the iterations it took (the LR policy may stop it early), all
+    attempts counted, and how many times it began again from fresh weights because the net had died."""
     inputs, plan = job.inputs, job.plan
     final = step == len(inputs.schedule) - 1
     data = instantiate(cfg.data, image=inputs.image.rgb, scale=inputs.schedule[step],
@@ -67,10 +71,19 @@ def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningMod
         bicubic = imresize(inputs.image.rgb, inputs.scale, out_shape=inputs.out_shape).clamp(0, 1)
         module.set_gt_probe(bicubic, inputs.gt, shave_for(inputs.scale), gray=inputs.image.gray)
     done = trainer.global_step
-    trainer.fit_loop.epoch_loop.max_steps = done + int(cfg.trainer.max_steps)  # one Trainer: curves continue
-    trainer.should_stop = False
-    trainer.fit(module, datamodule=data)
-    return trainer.global_step - done
+    for restarts in range(MAX_RESTARTS + 1):
+        trainer.fit_loop.epoch_loop.max_steps = trainer.global_step + int(cfg.trainer.max_steps)  # curves continue
+        trainer.should_stop = False
+        trainer.fit(module, datamodule=data)  # a fresh optimizer and weight average each time
+        if module.dead_at is None:
+            return trainer.global_step - done, restarts
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        log.warning("the net died at step %d (its output the bicubic input: the ReLUs of a layer off), learning rate "
+                    "%g; %s", module.dead_at, lr, "starting again from fresh weights"
+                    if restarts < MAX_RESTARTS else "giving up")
+        module.net.init_weights()
+    raise Diverged(f"training failed: the net died {MAX_RESTARTS + 1} times (its output the bicubic input: the ReLUs "
+                   f"of a layer off) with learning rate {lr:g}; lower model.optimizer.lr")
 
 
 def lr_changes(trainer: pl.Trainer) -> list[list[float]]:
@@ -120,7 +133,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Out
     extra: list[Father] = []
     for i, step_scale in enumerate(inputs.schedule):
         t0, pixels = time.perf_counter(), module.train_pixels
-        iterations = _fit(cfg, job, trainer, module, i, extra)
+        iterations, restarts = _fit(cfg, job, trainer, module, i, extra)
         t1 = time.perf_counter()
         outcome.sr, rounds = _super_resolve(cfg, job, trainer, module, i)
         outcome.train_seconds += t1 - t0
@@ -129,7 +142,7 @@ def fit_and_super_resolve(cfg: DictConfig, job: Job, trainer: pl.Trainer) -> Out
         check_output(outcome.sr, inputs.image.rgb, step_scale, job.kernel if i == len(inputs.schedule) - 1 else None,
                      lr_now)
         outcome.steps.append(StepResult(list(step_scale), iterations, lr_now, module.train_pixels - pixels, rounds,
-                                        lr_changes(trainer)))
+                                        lr_changes(trainer), restarts))
         log.info("step %d/%d scale %s: %d iterations, final lr %.1e", i + 1, len(inputs.schedule), step_scale,
                  iterations, lr_now)
         if i < len(inputs.schedule) - 1:

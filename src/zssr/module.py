@@ -14,6 +14,10 @@ from zssr.errors import Diverged
 from zssr.inference import forward_tiled
 from zssr.metrics import psnr
 
+DEAD_CHECK_EVERY = 10  # steps between checks that the net still has a residual (each check waits for the device)
+DEAD_CHECKS = 10  # checks in a row without a residual that mean the net is dead (a live net can lack one for 2-3)
+DEAD_RESIDUAL = 1e-6  # a residual no larger anywhere on a crop moves no pixel by even 1/4000 of an 8-bit level
+
 
 class ZSSRModule(pl.LightningModule):
     """L1 training on ``batch["input"] -> batch["target"]``; validation = reconstruction MSE of the whole image.
@@ -33,6 +37,8 @@ class ZSSRModule(pl.LightningModule):
         self.gt_every_n_steps = gt_every_n_steps
         self.gt_probe: tuple[torch.Tensor, torch.Tensor, int, bool] | None = None  # (bicubic input, gt, shave, gray)
         self.train_pixels = 0  # crop pixels trained on so far: the training FLOPs are ~3 x net FLOPs per pixel x this
+        self.dead_at: int | None = None  # the step at which the net was found dead (see training_step)
+        self.zero_checks = 0  # checks in a row that found no residual
 
     def set_gt_probe(self, upsampled: torch.Tensor | None, gt: torch.Tensor | None, shave: int = 0,
                      gray: bool = False) -> None:
@@ -48,16 +54,31 @@ class ZSSRModule(pl.LightningModule):
         return torch.channels_last if self.channels_last is True else torch.contiguous_format
 
     def on_fit_start(self) -> None:
+        self.dead_at, self.zero_checks = None, 0
         if self.channels_last == "auto":
             self.channels_last = choose_compute(str(self.trainer.precision), "auto", self.device.type).channels_last
         self.net.to(memory_format=self.memory_format)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         self.train_pixels += batch["input"].shape[0] * batch["input"].shape[-2] * batch["input"].shape[-1]
-        loss = F.l1_loss(self(batch["input"]).float(), batch["target"])
+        out = self(batch["input"]).float()
+        if self.global_step % DEAD_CHECK_EVERY == 0 and batch["input"].any():
+            self.check_alive(float((out - batch["input"]).abs().max()) < DEAD_RESIDUAL)
+        loss = F.l1_loss(out, batch["target"])
         # logged every step but only written every `log_every_n_steps`; detach keeps it cheap
         self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, batch_size=1)
         return loss
+
+    def check_alive(self, no_residual: bool) -> None:
+        """A net with no residual (none above :data:`DEAD_RESIDUAL`) on a crop that is not black, :data:`DEAD_CHECKS`
+        checks in a row, is dead: in some layer (almost) every ReLU is off everywhere, so (almost) no gradient reaches
+        the layers before it, and with no biases nothing revives it (a large early step can do this). Its result
+        would be bicubic dressed as ZSSR: stop the fit and say so in ``dead_at`` (the pipeline starts again from
+        fresh weights)."""
+        self.zero_checks = self.zero_checks + 1 if no_residual else 0
+        if self.zero_checks >= DEAD_CHECKS:
+            self.dead_at, self.zero_checks = self.global_step, 0
+            self.trainer.should_stop = True
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         rec = self(batch["input"]).float().clamp(0, 1)

@@ -22,14 +22,24 @@ class ZSSRNet(nn.Module):
             raise ValueError("depth must be at least 2")
         dims = [channels] + [width] * (depth - 1) + [channels]
         layers: list[nn.Module] = []
+        self.init_gain = init_gain
         for i, (c_in, c_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
-            conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=False)
-            nn.init.normal_(conv.weight, std=math.sqrt(init_gain / (kernel_size * kernel_size * c_in)))
-            layers.append(conv)
+            layers.append(self._init(nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=False)))
             if i < depth - 1:
                 layers.append(nn.ReLU(inplace=True))
         self.body = nn.Sequential(*layers)
         self.receptive_radius = depth * (kernel_size // 2)
+
+    def _init(self, conv: nn.Conv2d) -> nn.Conv2d:
+        fan_in = conv.kernel_size[0] * conv.kernel_size[1] * conv.in_channels
+        nn.init.normal_(conv.weight, std=math.sqrt(self.init_gain / fan_in))
+        return conv
+
+    def init_weights(self) -> None:
+        """Draw every weight afresh (from torch's global generator)."""
+        for layer in self.body:
+            if isinstance(layer, nn.Conv2d):
+                self._init(layer)
 
     def flops_per_pixel(self) -> int:
         """Forward FLOPs per output pixel (two per multiply-add); a training step costs about three times this."""

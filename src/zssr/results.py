@@ -25,6 +25,7 @@ class StepResult:
     train_pixels: int = 0  # crop pixels trained on in this step
     back_projection_rounds: int | None = None  # per ensemble stage, as used (fewer than asked where they diverge)
     lr_changes: list[list[float]] = field(default_factory=list)  # [iteration, new learning rate] at each LR cut
+    restarts: int = 0  # times the net died (zssr.module) and training began again from fresh weights
 
 
 @dataclass
