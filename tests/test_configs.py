@@ -104,7 +104,7 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
     with pytest.raises(ZSSRError, match="callbacks.lr_policy.tail_min_steps must be"):
         check_settings(compose_config(["callbacks.lr_policy.tail_min_steps=-100"]))
     for key, value in (("weight_averaging.decay", 0), ("plateau_stop.patience", 0), ("plateau_stop.min_delta", -1),
-                       ("plateau_stop.min_steps", 1.5)):
+                       ("plateau_stop.min_steps", 1.5), ("plateau_stop.min_gain", -1)):
         with pytest.raises(ZSSRError, match=f"callbacks.{key} must be"):
             check_settings(compose_config(["recipe=efficient", f"callbacks.{key}={value}"]))
 
@@ -124,11 +124,13 @@ def test_the_lr_policy_tail_stops_after_the_first_cut_and_not_before_its_floor(t
 
 
 def efficient_overrides(photo, steps: int = 1000, crop: int = 16, test_every: int = 10) -> list[str]:
-    """recipe=efficient made quick: a test every 10 steps, counted from step 40; a gain of 100 dB never comes, so the
-    plateau stop fires after its patience (2 tests): at step 60 of every fit."""
+    """recipe=efficient made quick: a test every 10 steps, counted from step 40 whatever the net has learned
+    (``min_gain=0``); a gain of 100 dB never comes, so the plateau stop fires after its patience (2 tests): at step 60
+    of every fit."""
     return [*tiny_overrides(steps), f"input={photo}", "recipe=efficient", f"trainer.val_check_interval={test_every}",
             "callbacks.plateau_stop.min_steps=40", "callbacks.plateau_stop.patience=2",
-            "callbacks.plateau_stop.min_delta=100", "inference.back_projection_iters=0", f"data.crop_size={crop}"]
+            "callbacks.plateau_stop.min_delta=100", "callbacks.plateau_stop.min_gain=0",
+            "inference.back_projection_iters=0", f"data.crop_size={crop}"]
 
 
 def test_crop_schedule_by_steps_in_a_recipe_without_cuts(tmp_path, small_photo):
@@ -153,6 +155,16 @@ def test_efficient_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_wit
     gradual = train(compose_config([*efficient_overrides(small_photo), "gradual_steps=[1.5]"],
                                    output_dir=tmp_path / "two"))
     assert [s["iterations"] for s in gradual["steps"]] == [60, 60]
+
+
+def test_plateau_stop_waits_for_a_net_that_has_not_begun_to_learn(tmp_path, small_photo):
+    """At a learning rate of 1e-12 the net stays where it started, its reconstruction within 0.1 dB of no residual
+    at all: flat, but not a plateau of learning. With min_gain 0.1 no test counts and training runs to max_steps;
+    with 0 it stops at 60 as above."""
+    frozen = [*efficient_overrides(small_photo, steps=100), "model.optimizer.lr=1e-12"]
+    waits = train(compose_config([*frozen, "callbacks.plateau_stop.min_gain=0.1"], output_dir=tmp_path / "waits"))
+    assert waits["iterations"] == 100
+    assert train(compose_config(frozen, output_dir=tmp_path / "stops"))["iterations"] == 60
 
 
 def test_efficient_recipe_tests_the_weight_average(tmp_path, small_photo):

@@ -50,12 +50,14 @@ class PlateauStop(EarlyStopping):
     """Stop training once the reconstruction test has stopped improving: Lightning's :class:`EarlyStopping` on the
     reconstruction PSNR (``val/rec_psnr``, higher is better), stopping after ``patience`` tests in a row without a gain
     of more than ``min_delta`` dB over the best so far. Tests before step ``min_steps`` of a fit are not counted (the
-    first hundreds of steps, where a weight average still lags its start). Each fit (a gradual step) starts afresh."""
+    first hundreds of steps, where a weight average still lags its start), nor tests where the net is less than
+    ``min_gain`` dB above what no residual at all gives (``reference``, the bicubic level): a net that has not begun
+    to learn is flat too, and would be stopped with a bicubic result. Each fit (a gradual step) starts afresh."""
 
     def __init__(self, monitor: str = "val/rec_psnr", min_delta: float = 0.3, patience: int = 4,
-                 min_steps: int = 400) -> None:
+                 min_steps: int = 400, min_gain: float = 0.1, reference: str = "val/rec_psnr_bicubic") -> None:
         super().__init__(monitor=monitor, mode="max", min_delta=min_delta, patience=patience, strict=True)
-        self.min_steps = min_steps
+        self.min_steps, self.min_gain, self.reference = min_steps, min_gain, reference
         self.offset = 0
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -63,5 +65,9 @@ class PlateauStop(EarlyStopping):
         self.offset = trainer.global_step
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.global_step - self.offset >= self.min_steps:
-            super().on_validation_end(trainer, pl_module)
+        if trainer.global_step - self.offset < self.min_steps:
+            return
+        metrics = trainer.callback_metrics
+        if self.reference in metrics and float(metrics[self.monitor] - metrics[self.reference]) < self.min_gain:
+            return
+        super().on_validation_end(trainer, pl_module)

@@ -89,6 +89,8 @@ class ZSSRModule(pl.LightningModule):
                            f"model.optimizer.lr")
         self.log("val/rec_mse", mse, prog_bar=True, batch_size=1)
         self.log("val/rec_psnr", -10 * torch.log10(mse.clamp_min(1e-12)), batch_size=1)  # callbacks.plateau_stop's
+        bicubic = F.mse_loss(batch["input"].float().clamp(0, 1), batch["target"])  # what no residual at all gives
+        self.log("val/rec_psnr_bicubic", -10 * torch.log10(bicubic.clamp_min(1e-12)), batch_size=1)
 
     def on_validation_epoch_start(self) -> None:
         # at the start, not the end: a weight-averaging callback has swapped its average in by now (and swaps it back

@@ -124,6 +124,7 @@ RULES: dict[str, Any] = {
     "callbacks.plateau_stop.min_delta": Number(0, integer=False),
     "callbacks.plateau_stop.patience": Number(1),
     "callbacks.plateau_stop.min_steps": Number(0),
+    "callbacks.plateau_stop.min_gain": Number(0, integer=False),
     "model.optimizer.lr": Number(0, integer=False, open_low=True),
     "max_input_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
