@@ -8,6 +8,7 @@ from zssr.data import (
     FatherPool,
     FatherSonCrops,
     FatherSonDataModule,
+    collate_crops,
     detail_map,
     dihedral,
     dihedral_inverse,
@@ -132,6 +133,26 @@ def test_datamodule_serves_train_stream_and_reconstruction_item(bsd_lr):
     assert torch.allclose(val["input"][0], expected)
 
 
+def test_batches_stack_the_stream_and_cut_pairs_to_the_smallest(bsd_lr):
+    one = FatherSonDataModule(bsd_lr, (2, 2), crop_size=32, seed=3)
+    four = FatherSonDataModule(bsd_lr, (2, 2), crop_size=32, seed=3, batch_size=4)
+    stream = iter(one.train_dataloader())
+    singles = [next(stream) for _ in range(8)]
+    batches = iter(four.train_dataloader())
+    for first in (0, 4):  # batch b holds pairs 4b .. 4b+3 of the same seeded stream
+        batch = next(batches)
+        assert batch["input"].shape == (4, 3, 32, 32)
+        for key in ("input", "target"):
+            assert torch.equal(batch[key], torch.cat([s[key] for s in singles[first:first + 4]]))
+    pairs = [{"input": torch.rand(3, h, w), "target": torch.rand(3, h, w)} for h, w in ((32, 32), (20, 28), (32, 24))]
+    cut = collate_crops(pairs)
+    assert cut["input"].shape == cut["target"].shape == (3, 3, 20, 24)
+    assert torch.equal(cut["target"][1], pairs[1]["target"][:, :20, :24])
+    assert torch.equal(cut["input"][2], pairs[2]["input"][:, :20, :24])
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        FatherSonDataModule(bsd_lr, (2, 2), batch_size=0)
+
+
 def test_reconstruction_test_is_capped_to_a_centre_crop(bsd_lr):
     # bsd_lr is 240 x 160: capped at 100 the test is the 100 x 100 centre, made like the whole-image test
     dm = FatherSonDataModule(bsd_lr, (2, 2), crop_size=32, test_max_side=100)
@@ -207,6 +228,7 @@ def test_affine_mix_draws_plain_turned_and_warped_crops(bsd_lr):
     ("data.crop_draw=edges", "data.crop_draw must be one of uniform, detail"),
     ("data.uniform_share=1.5", "data.uniform_share must be a number >= 0 and <= 1"),
     ("data.crop_draw=detail", "data.crop_draw applies to data.augment=dihedral"),
+    ("data.batch_size=0", "data.batch_size must be an integer >= 1"),
 ])
 def test_bad_augmentation_settings_are_one_line(override, message):
     from zssr.api import compose_config

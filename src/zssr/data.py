@@ -292,6 +292,14 @@ class FatherSonCrops(IterableDataset):
             yield self.make_pair(gen)
 
 
+def collate_crops(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack pairs into a batch. A crop from a father smaller than ``crop_size`` is smaller: every pair is cut to the
+    batch's smallest height and width from its top-left corner (input and target stay aligned)."""
+    h = min(item["target"].shape[-2] for item in items)
+    w = min(item["target"].shape[-1] for item in items)
+    return {key: torch.stack([item[key][..., :h, :w] for item in items]) for key in items[0]}
+
+
 class ReconstructionSet(Dataset):
     """One item: the input image and its reconstruction input ``up(down(I))`` (the test behind the LR policy).
 
@@ -323,6 +331,7 @@ class FatherSonDataModule(pl.LightningDataModule):
     Config arguments: crop size, noise, augmentation switches, the father pool's shape and draw (``father_rule``,
     ``input_share``), where crops are cut (``crop_draw``, ``uniform_share``: :class:`CropDraw`), the augmentation
     (``augment``: ``dihedral`` or ``affine``, with ``affine``'s settings) and the size cap of the reconstruction test.
+    ``batch_size``: pairs per training step (1: the paper; several small crops cost the FLOPs of one large one).
     ``crop_schedule``: crop sizes by learning-rate phase (the first while the learning rate is at its start, the next
     after its first cut, ...; the last one repeats), applied by :class:`zssr.callbacks.CropSchedule`; None keeps
     ``crop_size`` throughout.
@@ -334,8 +343,11 @@ class FatherSonDataModule(pl.LightningDataModule):
                  father_rule: str = "size", test_max_side: int | None = None, augment: str = "dihedral",
                  affine: dict | None = None, pin_memory: bool = False,
                  crop_schedule: Sequence[int] | None = None, input_share: float | None = None,
-                 crop_draw: str = "uniform", uniform_share: float = 0.5) -> None:
+                 crop_draw: str = "uniform", uniform_share: float = 0.5, batch_size: int = 1) -> None:
         super().__init__()
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = int(batch_size)
         if augment not in ("dihedral", "affine"):
             raise ValueError(f"unknown augmentation '{augment}' (dihedral or affine)")
         warp = Affine(min_scale=min_scale, **(affine or {})) if augment == "affine" else None
@@ -359,7 +371,8 @@ class FatherSonDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         # batch 1 as in the paper; made in the main process (the crops are cheap; workers would steal the cores)
-        return DataLoader(self.train_set, batch_size=1, num_workers=0, pin_memory=self.pin_memory)
+        return DataLoader(self.train_set, batch_size=self.batch_size, num_workers=0, pin_memory=self.pin_memory,
+                          collate_fn=collate_crops)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=1, num_workers=0, pin_memory=self.pin_memory)

@@ -129,6 +129,7 @@ RULES: dict[str, Any] = {
     "max_input_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
     "data.crop_size": Number(8),
+    "data.batch_size": Number(1),
     "data.crop_schedule": Numbers(Number(8), per="learning-rate phase", optional=True),
     "callbacks.crop_schedule.steps": Numbers(Number(1), per="phase after the first", optional=True),
     "data.noise_std": Number(0, integer=False),
