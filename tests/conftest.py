@@ -58,9 +58,11 @@ def _threads():
     yield
 
 
-def tiny_overrides(steps: int = 30) -> list[str]:
-    """Config overrides for quick end-to-end runs: few steps, no loggers or progress bar."""
-    return [f"trainer.max_steps={steps}", "logger=none", "callbacks=none", "trainer.enable_progress_bar=false"]
+def tiny_overrides(steps: int = 30, recipe: str = "zssr2018") -> list[str]:
+    """Config overrides for quick end-to-end runs: few steps, no loggers or progress bar, the 2018 code's schedule
+    (the one whose LR policy the tests exercise) unless ``recipe`` says otherwise."""
+    return [f"trainer.max_steps={steps}", "logger=none", "callbacks=none", "trainer.enable_progress_bar=false",
+            f"recipe={recipe}"]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ compares. Floating-point results depend on the CPU's kernels (AVX2 and AVX-512 s
 record is keyed by the CPU capability, the torch version and the thread count; on a machine without a record the
 test says so and skips (record one there with this script).
 
-The cases: the default recipe (LR policy on), a given kernel, ``kernel=estimated`` accepted and rejected, a gradual
+The cases: the 2018 code's recipe (LR policy on), a given kernel, ``kernel=estimated`` accepted and rejected, a gradual
 run, and ``evaluate.py`` on two images with random kernels. All in fp32 so every CPU class runs the same arithmetic.
 """
 
@@ -25,7 +25,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent
 GOLDEN_DIR = ROOT / "golden"
-QUIET = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false", "precision=fp32", "seed=1234"]
+QUIET = ["logger=none", "callbacks=none", "trainer.enable_progress_bar=false", "precision=fp32", "seed=1234",
+         "recipe=zssr2018"]
 IGNORED = ("seconds", "device")  # wall-clock times and where it ran are not results
 THREADS = min(2, os.cpu_count() or 1)  # the runs' torch threads: reductions split differently with another count
 

@@ -106,7 +106,17 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
     for key, value in (("weight_averaging.decay", 0), ("plateau_stop.patience", 0), ("plateau_stop.min_delta", -1),
                        ("plateau_stop.min_steps", 1.5), ("plateau_stop.min_gain", -1)):
         with pytest.raises(ZSSRError, match=f"callbacks.{key} must be"):
-            check_settings(compose_config(["recipe=efficient", f"callbacks.{key}={value}"]))
+            check_settings(compose_config(["recipe=average", f"callbacks.{key}={value}"]))
+
+
+def test_the_default_recipe_is_efficient_and_the_paper_presets_keep_the_2018_schedule():
+    default = compose_config([], config_name="evaluate")
+    assert (default.data.crop_size, default.trainer.max_steps, default.model.net.init_gain) == (64, 2000, 0.5)
+    assert default.callbacks.lr_policy is None and default.callbacks.weight_averaging.decay == 0.99
+    for experiment in ("paper_table1", "paper_table2", "paper_table3", "gradual", "demo"):
+        cfg = compose_config([f"experiment={experiment}"], config_name="evaluate")
+        assert cfg.callbacks.lr_policy is not None and cfg.callbacks.weight_averaging is None, experiment
+        assert cfg.model.net.init_gain == 0.1 and cfg.trainer.max_steps == (300 if experiment == "demo" else 3000)
 
 
 def test_the_lr_policy_tail_stops_after_the_first_cut_and_not_before_its_floor(tmp_path, small_photo):
@@ -123,11 +133,11 @@ def test_the_lr_policy_tail_stops_after_the_first_cut_and_not_before_its_floor(t
     assert result["iterations"] == 200 and result["final_lr"] == pytest.approx(1e-4)
 
 
-def efficient_overrides(photo, steps: int = 1000, crop: int = 16, test_every: int = 10) -> list[str]:
-    """recipe=efficient made quick: a test every 10 steps, counted from step 40 whatever the net has learned
+def average_overrides(photo, steps: int = 1000, crop: int = 16, test_every: int = 10) -> list[str]:
+    """recipe=average made quick: a test every 10 steps, counted from step 40 whatever the net has learned
     (``min_gain=0``); a gain of 100 dB never comes, so the plateau stop fires after its patience (2 tests): at step 60
     of every fit."""
-    return [*tiny_overrides(steps), f"input={photo}", "recipe=efficient", f"trainer.val_check_interval={test_every}",
+    return [*tiny_overrides(steps, recipe="average"), f"input={photo}", f"trainer.val_check_interval={test_every}",
             "callbacks.plateau_stop.min_steps=40", "callbacks.plateau_stop.patience=2",
             "callbacks.plateau_stop.min_delta=100", "callbacks.plateau_stop.min_gain=0",
             "inference.back_projection_iters=0", f"data.crop_size={crop}"]
@@ -136,7 +146,7 @@ def efficient_overrides(photo, steps: int = 1000, crop: int = 16, test_every: in
 def test_crop_schedule_by_steps_in_a_recipe_without_cuts(tmp_path, small_photo):
     """recipe=efficient has no learning-rate phases; phases by step count give 20 steps of 16-, 24- and 32-pixel
     crops before the plateau stop at 60 (give or take the batch already made when a phase begins), in each fit."""
-    overrides = [*efficient_overrides(small_photo), "data.crop_schedule=[16,24,32]", "gradual_steps=[1.5]",
+    overrides = [*average_overrides(small_photo), "data.crop_schedule=[16,24,32]", "gradual_steps=[1.5]",
                  "+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[20,40]}"]
     result = train(compose_config(overrides, output_dir=tmp_path))
     exact = 20 * (16**2 + 24**2 + 32**2)
@@ -145,14 +155,14 @@ def test_crop_schedule_by_steps_in_a_recipe_without_cuts(tmp_path, small_photo):
         assert exact - 2 * (32**2 - 16**2) <= step["train_pixels"] <= exact, step["train_pixels"]
 
 
-def test_efficient_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_with(tmp_path, small_photo):
+def test_average_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_with(tmp_path, small_photo):
     """No learning-rate cuts: the rate stays 1e-3; the plateau stop ends training after min_steps + patience tests,
     far before max_steps. In gradual SR every step starts its count afresh (a stale best or wait count from the step
     before would stop the next one at its first counted test)."""
-    result = train(compose_config(efficient_overrides(small_photo), output_dir=tmp_path / "one"))
+    result = train(compose_config(average_overrides(small_photo), output_dir=tmp_path / "one"))
     assert result["iterations"] == 60 and result["final_lr"] == pytest.approx(1e-3)
     assert result["steps"][0]["lr_changes"] == []
-    gradual = train(compose_config([*efficient_overrides(small_photo), "gradual_steps=[1.5]"],
+    gradual = train(compose_config([*average_overrides(small_photo), "gradual_steps=[1.5]"],
                                    output_dir=tmp_path / "two"))
     assert [s["iterations"] for s in gradual["steps"]] == [60, 60]
 
@@ -161,18 +171,18 @@ def test_plateau_stop_waits_for_a_net_that_has_not_begun_to_learn(tmp_path, smal
     """At a learning rate of 1e-12 the net stays where it started, its reconstruction within 0.1 dB of no residual
     at all: flat, but not a plateau of learning. With min_gain 0.1 no test counts and training runs to max_steps;
     with 0 it stops at 60 as above."""
-    frozen = [*efficient_overrides(small_photo, steps=100), "model.optimizer.lr=1e-12"]
+    frozen = [*average_overrides(small_photo, steps=100), "model.optimizer.lr=1e-12"]
     waits = train(compose_config([*frozen, "callbacks.plateau_stop.min_gain=0.1"], output_dir=tmp_path / "waits"))
     assert waits["iterations"] == 100
     assert train(compose_config(frozen, output_dir=tmp_path / "stops"))["iterations"] == 60
 
 
-def test_efficient_recipe_tests_the_weight_average(tmp_path, small_photo):
+def test_average_recipe_tests_the_weight_average(tmp_path, small_photo):
     """The reconstruction test sees the averaged weights: with a decay of nearly 1 the average never leaves the
     initial weights, so every test gives the same error, where the last weights' error falls from test to test
     (decay nearly 0: the average is the last weights)."""
     def run(decay, name):
-        overrides = [o for o in efficient_overrides(small_photo, 100, crop=48, test_every=20) if o != "logger=none"]
+        overrides = [o for o in average_overrides(small_photo, 100, crop=48, test_every=20) if o != "logger=none"]
         train(compose_config([*overrides, "logger=csv", "callbacks.plateau_stop.min_steps=1000",
                               f"callbacks.weight_averaging.decay={decay}"], output_dir=tmp_path / name))
         rows = list(csv.DictReader(open(tmp_path / name / "csv" / "metrics.csv")))
