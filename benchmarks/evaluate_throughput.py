@@ -34,8 +34,9 @@ def main() -> int:
     print(f"{'jobs':>5s} {'images':>7s} {'wall s':>8s} {'images/hour':>12s}")
     for k in args.jobs:
         with tempfile.TemporaryDirectory() as tmp:
+            # the 2018 schedule's 128-pixel crops, as the timings in docs/results.md
             cmd = [sys.executable, str(ROOT / "evaluate.py"), f"dataset.samples=[{','.join(photos)}]",
-                   "methods=[zssr]", f"trainer.max_steps={args.steps}"]
+                   "methods=[zssr]", f"trainer.max_steps={args.steps}", "recipe=zssr2018"]
             if k == 1:
                 cmd += [f"hydra.run.dir={tmp}/run"]
             else:

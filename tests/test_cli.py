@@ -36,8 +36,10 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "missing gt": (["input=skimage:chelsea", "gt=nope.png"], "input image not found"),
         "bad precision": (["input=skimage:chelsea", "precision=fp8"], "precision must be one of"),
         "bad crop": (["input=skimage:chelsea", "data.crop_size=0"], "data.crop_size must be"),
-        "bad tail": (["input=skimage:chelsea", "callbacks.lr_policy.tail_steps=0"],
+        "bad tail": (["input=skimage:chelsea", "recipe=zssr2018", "callbacks.lr_policy.tail_steps=0"],
                      "callbacks.lr_policy.tail_steps must be"),
+        "policy off": (["input=skimage:chelsea", "callbacks.lr_policy.ratio=2"],
+                       "callbacks.lr_policy is off in this recipe (recipe=zssr2018 or first_cut has it)"),
         "bad average": (["input=skimage:chelsea", "recipe=efficient", "callbacks.weight_averaging.decay=1"],
                         "callbacks.weight_averaging.decay must be a number > 0 and < 1"),
         "bad BP list": (["input=skimage:chelsea", "inference.back_projection_iters=[6,-1]"],
@@ -55,8 +57,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
 
 
 CASES = ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel", "NaN kernel", "missing gt",
-         "bad precision", "bad crop", "bad tail", "bad average", "bad BP list", "bad net", "bad estimator",
-         "bad son noise", "bad sharpness limit", "bad batching", "bad starts"]
+         "bad precision", "bad crop", "bad tail", "policy off", "bad average", "bad BP list", "bad net",
+         "bad estimator", "bad son noise", "bad sharpness limit", "bad batching", "bad starts"]
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import csv
 import pytest
 import torch
 from hydra.utils import instantiate
+from pytorch_lightning.callbacks import EMAWeightAveraging
 
 from zssr.api import compose_config
 from zssr.errors import ZSSRError
@@ -26,8 +27,10 @@ def test_experiments_compose_and_instantiate(experiment, tmp_path):
     data = instantiate(cfg.data, image=torch.rand(3, 64, 64), scale=(2, 2), rotations=True, flips=True)
     batch = next(iter(data.train_dataloader()))
     assert batch["input"].shape == batch["target"].shape and batch["input"].shape[-1] <= 64
-    callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-    assert any(isinstance(c, LinearFitLRPolicy) for c in callbacks)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    # gradual keeps the 2018 schedule (its LR policy); the others take the default recipe (the weight average)
+    schedule = LinearFitLRPolicy if experiment == "gradual" else EMAWeightAveraging
+    assert any(isinstance(c, schedule) for c in callbacks)
     if experiment == "real":
         assert cfg.data.noise_std == 0.0125 and cfg.inference.back_projection_iters == 0
     if experiment == "gradual":
@@ -96,13 +99,13 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
     assert exact - 2 * (24**2 - 16**2 + 32**2 - 24**2) <= pixels <= exact, pixels
     with pytest.raises(ZSSRError, match="data.crop_schedule must be integers >= 8"):
         check_settings(compose_config(["data.crop_schedule=[64,4]"]))
-    check_settings(compose_config(["data.crop_schedule=64"]))
+    check_settings(compose_config(["recipe=zssr2018", "data.crop_schedule=64"]))
     with pytest.raises(ZSSRError, match="callbacks.crop_schedule is off"):  # it would stay at its first size
         check_settings(compose_config(["recipe=efficient", "data.crop_schedule=[64,128]"]))
     with pytest.raises(ZSSRError, match="callbacks.crop_schedule.steps must be integers >= 1"):
-        check_settings(compose_config(["callbacks.crop_schedule.steps=[0]"]))
+        check_settings(compose_config(["recipe=zssr2018", "callbacks.crop_schedule.steps=[0]"]))
     with pytest.raises(ZSSRError, match="callbacks.lr_policy.tail_min_steps must be"):
-        check_settings(compose_config(["callbacks.lr_policy.tail_min_steps=-100"]))
+        check_settings(compose_config(["recipe=zssr2018", "callbacks.lr_policy.tail_min_steps=-100"]))
     for key, value in (("weight_averaging.decay", 0), ("plateau_stop.patience", 0), ("plateau_stop.min_delta", -1),
                        ("plateau_stop.min_steps", 1.5), ("plateau_stop.min_gain", -1)):
         with pytest.raises(ZSSRError, match=f"callbacks.{key} must be"):

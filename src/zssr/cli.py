@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 import warnings
 from typing import Any
@@ -138,6 +139,11 @@ def estimate_task(cfg: DictConfig) -> None:
     run_task("zssr.estimate:estimate", cfg)
 
 
+# callbacks a recipe may turn off (null), and the recipes that have them
+RECIPE_CALLBACKS = {"lr_policy": "recipe=zssr2018 or first_cut", "crop_schedule": "recipe=zssr2018 or first_cut",
+                    "plateau_stop": "recipe=average", "weight_averaging": "recipe=efficient or average"}
+
+
 def one_line(exc: BaseException) -> str:
     """Hydra's multi-line message on one line, keeping what helps: the problem, the available options, the cause."""
     lines = [line.strip() for line in str(exc).splitlines()]
@@ -157,6 +163,9 @@ def one_line(exc: BaseException) -> str:
     cause = exc.__cause__
     if cause is not None and str(cause).strip():
         text += f" ({str(cause).strip().splitlines()[0]})"
+    off = re.search(r"Could not override 'callbacks\.(\w+)\.", text)
+    if off and off.group(1) in RECIPE_CALLBACKS:
+        text += f"; callbacks.{off.group(1)} is off in this recipe ({RECIPE_CALLBACKS[off.group(1)]} has it)"
     return text or exc.__class__.__name__
 
 
