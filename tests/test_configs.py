@@ -1,6 +1,7 @@
 """Every config group composes and instantiates; the LR policy drives a real Trainer."""
 
 import csv
+import re
 
 import pytest
 import torch
@@ -122,6 +123,17 @@ def test_the_default_recipe_is_efficient_and_the_paper_presets_keep_the_2018_sch
         assert cfg.model.net.init_gain == 0.1 and cfg.trainer.max_steps == (300 if experiment == "demo" else 3000)
 
 
+def test_the_cli_hint_names_the_recipes_that_have_each_callback():
+    """zssr.cli.RECIPE_CALLBACKS (the hint when a setting is under a callback the recipe turns off) matches the
+    recipes as composed."""
+    from zssr.cli import RECIPE_CALLBACKS
+
+    recipes = ("average", "efficient", "first_cut", "zssr2018")
+    for callback, hint in RECIPE_CALLBACKS.items():
+        have = {r for r in recipes if compose_config([f"recipe={r}"], config_name="evaluate").callbacks[callback]}
+        assert set(re.findall(r"\w+", hint.removeprefix("recipe="))) - {"or"} == have, callback
+
+
 def test_the_lr_policy_tail_stops_after_the_first_cut_and_not_before_its_floor(tmp_path, small_photo):
     """callbacks.lr_policy.tail_steps: 100 steps after the first cut, then a stop, but not before tail_min_steps. With
     ratio 0 and the checks of the test above, the first cut is at step 30: the tail would end at 130, the floor (200)
@@ -147,7 +159,7 @@ def average_overrides(photo, steps: int = 1000, crop: int = 16, test_every: int 
 
 
 def test_crop_schedule_by_steps_in_a_recipe_without_cuts(tmp_path, small_photo):
-    """recipe=efficient has no learning-rate phases; phases by step count give 20 steps of 16-, 24- and 32-pixel
+    """recipe=average has no learning-rate phases; phases by step count give 20 steps of 16-, 24- and 32-pixel
     crops before the plateau stop at 60 (give or take the batch already made when a phase begins), in each fit."""
     overrides = [*average_overrides(small_photo), "data.crop_schedule=[16,24,32]", "gradual_steps=[1.5]",
                  "+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[20,40]}"]

@@ -370,7 +370,8 @@ class FatherSonDataModule(pl.LightningDataModule):
             self.train_set.crop_size = self.crop_schedule[min(phase, len(self.crop_schedule) - 1)]
 
     def train_dataloader(self) -> DataLoader:
-        # batch 1 as in the paper; made in the main process (the crops are cheap; workers would steal the cores)
+        # batch_size pairs per step (1 as in the paper); made in the main process (the crops are cheap; workers
+        # would steal the cores)
         return DataLoader(self.train_set, batch_size=self.batch_size, num_workers=0, pin_memory=self.pin_memory,
                           collate_fn=collate_crops)
 
