@@ -63,7 +63,7 @@ class ZSSRModule(pl.LightningModule):
         self.train_pixels += batch["input"].shape[0] * batch["input"].shape[-2] * batch["input"].shape[-1]
         out = self(batch["input"]).float()
         if self.global_step % DEAD_CHECK_EVERY == 0 and batch["input"].any():
-            self.check_alive(float((out - batch["input"]).abs().max()) < DEAD_RESIDUAL)
+            self.check_alive(float((out.detach() - batch["input"]).abs().max()) < DEAD_RESIDUAL)
         loss = F.l1_loss(out, batch["target"])
         # logged every step but only written every `log_every_n_steps`; detach keeps it cheap
         self.log("train/loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, batch_size=1)
