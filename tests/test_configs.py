@@ -102,9 +102,10 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
         check_settings(compose_config(["data.crop_schedule=[64,4]"]))
     check_settings(compose_config(["recipe=zssr2018", "data.crop_schedule=64"]))
     with pytest.raises(ZSSRError, match="callbacks.crop_schedule is off"):  # it would stay at its first size
-        check_settings(compose_config(["recipe=efficient", "data.crop_schedule=[64,128]"]))
-    with pytest.raises(ZSSRError, match="callbacks.crop_schedule.steps must be integers >= 1"):
-        check_settings(compose_config(["recipe=zssr2018", "callbacks.crop_schedule.steps=[0]"]))
+        check_settings(compose_config(["recipe=average", "data.crop_schedule=[64,128]"]))
+    for steps in ("[0]", "[1.5]", "[]"):
+        with pytest.raises(ZSSRError, match="callbacks.crop_schedule.steps must be nonzero integers"):
+            check_settings(compose_config(["recipe=zssr2018", f"callbacks.crop_schedule.steps={steps}"]))
     with pytest.raises(ZSSRError, match="callbacks.lr_policy.tail_min_steps must be"):
         check_settings(compose_config(["recipe=zssr2018", "callbacks.lr_policy.tail_min_steps=-100"]))
     for key, value in (("weight_averaging.decay", 0), ("plateau_stop.patience", 0), ("plateau_stop.min_delta", -1),
@@ -115,11 +116,14 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
 
 def test_the_default_recipe_is_efficient_and_the_paper_presets_keep_the_2018_schedule():
     default = compose_config([], config_name="evaluate")
-    assert (default.data.crop_size, default.trainer.max_steps, default.model.net.init_gain) == (64, 2000, 0.5)
+    assert (default.data.crop_size, default.trainer.max_steps, default.model.net.init_gain) == (64, 1650, 0.5)
     assert default.callbacks.lr_policy is None and default.callbacks.weight_averaging.decay == 0.99
+    assert list(default.data.crop_schedule) == [64, 128] and list(default.callbacks.crop_schedule.steps) == [-150]
+    assert list(compose_config(["data.crop_size=96"], config_name="evaluate").data.crop_schedule) == [96, 128]
     for experiment in ("paper_table1", "paper_table2", "paper_table3", "gradual", "demo"):
         cfg = compose_config([f"experiment={experiment}"], config_name="evaluate")
         assert cfg.callbacks.lr_policy is not None and cfg.callbacks.weight_averaging is None, experiment
+        assert cfg.data.crop_schedule is None, experiment
         assert cfg.model.net.init_gain == 0.1 and cfg.trainer.max_steps == (300 if experiment == "demo" else 3000)
 
 
@@ -165,6 +169,19 @@ def test_crop_schedule_by_steps_in_a_recipe_without_cuts(tmp_path, small_photo):
                  "+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[20,40]}"]
     result = train(compose_config(overrides, output_dir=tmp_path))
     exact = 20 * (16**2 + 24**2 + 32**2)
+    for step in result["steps"]:
+        assert step["iterations"] == 60
+        assert exact - 2 * (32**2 - 16**2) <= step["train_pixels"] <= exact, step["train_pixels"]
+
+
+def test_negative_crop_schedule_steps_count_back_from_each_fits_end(tmp_path, small_photo):
+    """As the default recipe does (``steps=[-150]``): ``steps=[-20]`` with 60 steps a fit gives 40 steps of 16-pixel
+    crops, then 20 of 32-pixel ones, in each gradual step (give or take the batch already made when a phase begins)."""
+    overrides = [*tiny_overrides(60, recipe="efficient"), f"input={small_photo}", "data.crop_size=16",
+                 "data.crop_schedule=[16,32]", "callbacks.crop_schedule.steps=[-20]", "gradual_steps=[1.5]",
+                 "inference.back_projection_iters=0"]
+    result = train(compose_config(overrides, output_dir=tmp_path))
+    exact = 40 * 16**2 + 20 * 32**2
     for step in result["steps"]:
         assert step["iterations"] == 60
         assert exact - 2 * (32**2 - 16**2) <= step["train_pixels"] <= exact, step["train_pixels"]

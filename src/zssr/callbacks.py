@@ -20,27 +20,37 @@ class TrainingProgressBar(TQDMProgressBar):
 class CropSchedule(pl.Callback):
     """Tells the datamodule which phase training is in, so it can change its crop size (``data.crop_schedule``): the
     number of times the learning rate has been cut by ``factor`` since the start of this training run, or, with
-    ``steps``, the number of those step counts this fit (a gradual step) has reached (for recipes without cuts)."""
+    ``steps``, the number of those step counts this fit (a gradual step) has reached (for recipes without cuts). A
+    negative count is counted back from the fit's last step: ``steps=[-150]`` gives the second crop size to the last
+    150 steps, whatever ``trainer.max_steps`` is (a fit stopped early never reaches them)."""
 
     def __init__(self, factor: float = 0.1, steps: list[int] | None = None) -> None:
         super().__init__()
         self.factor = factor
-        self.steps = list(steps) if steps is not None else None
+        self.steps = [int(s) for s in steps] if steps is not None else None
         self.start_lr: float | None = None
         self.offset = 0
+        self.bounds: list[int] = []
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.start_lr = trainer.optimizers[0].param_groups[0]["lr"]
         self.offset = trainer.global_step
-        if self.steps is not None and getattr(trainer.datamodule, "enter_phase", None):
-            trainer.datamodule.enter_phase(0)
+        if self.steps is not None:
+            length = trainer.fit_loop.epoch_loop.max_steps - self.offset
+            self.bounds = [s if s > 0 else max(0, length + s) for s in self.steps]
+            if getattr(trainer.datamodule, "enter_phase", None):
+                trainer.datamodule.enter_phase(self.phase(0))
+
+    def phase(self, step: int) -> int:
+        """The phase of this fit's ``step`` (counted from its start) under ``steps``."""
+        return sum(step >= bound for bound in self.bounds)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         enter_phase = getattr(trainer.datamodule, "enter_phase", None)
         if enter_phase is None or not self.start_lr:
             return
         if self.steps is not None:
-            enter_phase(sum(trainer.global_step - self.offset >= s for s in self.steps))
+            enter_phase(self.phase(trainer.global_step - self.offset))
             return
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         enter_phase(max(0, round(math.log(lr / self.start_lr) / math.log(self.factor))))

@@ -140,7 +140,8 @@ def estimate_task(cfg: DictConfig) -> None:
 
 
 # callbacks a recipe may turn off (null), and the recipes that have them
-RECIPE_CALLBACKS = {"lr_policy": "recipe=zssr2018 or first_cut", "crop_schedule": "recipe=zssr2018 or first_cut",
+RECIPE_CALLBACKS = {"lr_policy": "recipe=zssr2018 or first_cut",
+                    "crop_schedule": "recipe=efficient, zssr2018 or first_cut",
                     "plateau_stop": "recipe=average", "weight_averaging": "recipe=efficient or average"}
 
 

@@ -72,6 +72,19 @@ class Numbers:
 
 
 @dataclass(frozen=True)
+class StepCounts:
+    """A list of step counts, each a nonzero integer: positive from a fit's start, negative back from its end."""
+
+    def problem(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        values = as_list(value)
+        if not values or any(Number(-math.inf).problem(v) or v == 0 for v in values):
+            return "must be nonzero integers (from the start of each fit; negative: back from its end)"
+        return None
+
+
+@dataclass(frozen=True)
 class PerScale:
     """One :class:`Number` for every SR factor, or a mapping ``x<factor>: number`` (e.g. ``{x2: 1.58, x4: 0.9}``)."""
 
@@ -131,7 +144,7 @@ RULES: dict[str, Any] = {
     "data.crop_size": Number(8),
     "data.batch_size": Number(1),
     "data.crop_schedule": Numbers(Number(8), per="learning-rate phase", optional=True),
-    "callbacks.crop_schedule.steps": Numbers(Number(1), per="phase after the first", optional=True),
+    "callbacks.crop_schedule.steps": StepCounts(),
     "data.noise_std": Number(0, integer=False),
     "data.test_max_side": Number(16, optional=True),
     "data.min_scale": Number(0, 1, integer=False, open_low=True),
@@ -204,7 +217,7 @@ def check_settings(cfg: DictConfig) -> None:
     if (OmegaConf.select(cfg, "data.crop_schedule", default=None) is not None
             and OmegaConf.select(cfg, "callbacks.crop_schedule", default=None) is None):
         raise ZSSRError("data.crop_schedule follows the learning rate's phases, but callbacks.crop_schedule is off "
-                        "(recipe=efficient has no phases: phases by step are "
+                        "(recipe=average has no phases: phases by step are "
                         "'+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[300]}')")
     if estimated and OmegaConf.select(cfg, "estimator.method", default=None) == "spectral":
         target = OmegaConf.select(cfg, "estimator.native_target", default=None)
