@@ -116,7 +116,8 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
 
 def test_the_default_recipe_is_efficient_and_the_paper_presets_keep_the_2018_schedule():
     default = compose_config([], config_name="evaluate")
-    assert (default.data.crop_size, default.trainer.max_steps, default.model.net.init_gain) == (64, 1650, 0.5)
+    assert (default.data.crop_size, default.model.net.init_gain) == (64, 0.5)
+    assert dict(default.trainer.max_steps) == {"x2": 1650, "x4": 600}
     assert default.callbacks.lr_policy is None and default.callbacks.weight_averaging.decay == 0.99
     assert list(default.data.crop_schedule) == [64, 128] and list(default.callbacks.crop_schedule.steps) == [-150]
     assert list(compose_config(["data.crop_size=96"], config_name="evaluate").data.crop_schedule) == [96, 128]
@@ -185,6 +186,21 @@ def test_negative_crop_schedule_steps_count_back_from_each_fits_end(tmp_path, sm
     for step in result["steps"]:
         assert step["iterations"] == 60
         assert exact - 2 * (32**2 - 16**2) <= step["train_pixels"] <= exact, step["train_pixels"]
+
+
+def test_max_steps_per_sr_factor_applies_to_each_gradual_step(tmp_path, small_photo):
+    """``trainer.max_steps={x2: 12, x3: 10, x5: 8}``: a x3 run through a x1.5 step trains 12 steps (below every listed
+    factor: the smallest's), then 10; a x4 run takes x3's count (the largest factor at or below it)."""
+    base = [*tiny_overrides(recipe="efficient"), f"input={small_photo}", "trainer.max_steps={x2:12,x3:10,x5:8}",
+            "inference.back_projection_iters=0", "inference.rotations=false", "inference.flips=false",
+            "data.crop_size=16", "data.crop_schedule=null", "callbacks.crop_schedule=null"]
+    result = train(compose_config([*base, "scale=3", "gradual_steps=[1.5]"], output_dir=tmp_path / "x3"))
+    assert [s["iterations"] for s in result["steps"]] == [12, 10]
+    result = train(compose_config([*base, "scale=4"], output_dir=tmp_path / "x4"))
+    assert result["iterations"] == 10
+    for bad in ("{x2:0}", "{x2:1.5}", "0"):
+        with pytest.raises(ZSSRError, match="trainer.max_steps"):
+            check_settings(compose_config([f"trainer.max_steps={bad}"]))
 
 
 def test_average_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_with(tmp_path, small_photo):

@@ -24,6 +24,7 @@ from zssr.lr_policy import LinearFitLRPolicy
 from zssr.metrics import psnr, shave_for
 from zssr.resize import downscale, imresize
 from zssr.results import StepResult
+from zssr.settings import for_factor
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ class Outcome:
     train_flops: float = 0.0
 
 
+def fit_steps(cfg: DictConfig, scale: tuple[float, float]) -> int:
+    """The steps of one fit at SR factor ``scale``: ``trainer.max_steps``, a number or a mapping like
+    ``{x2: 1650, x4: 600}`` (the entry of the largest factor at or below ``scale``; a gradual step below every
+    listed factor takes the smallest's)."""
+    return int(for_factor(cfg.trainer.max_steps, scale))
+
+
 def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     if not cfg.trainer.enable_progress_bar:
@@ -45,6 +53,7 @@ def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
     if not loggers:  # Lightning refuses an LR monitor without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                       max_steps=fit_steps(cfg, job.inputs.scale),  # each fit sets its own (_fit)
                        precision=job.inputs.compute.precision, default_root_dir=str(job.inputs.out_dir))
 
 
@@ -72,7 +81,8 @@ def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningMod
         module.set_gt_probe(bicubic, inputs.gt, shave_for(inputs.scale), gray=inputs.image.gray)
     done = trainer.global_step
     for restarts in range(MAX_RESTARTS + 1):
-        trainer.fit_loop.epoch_loop.max_steps = trainer.global_step + int(cfg.trainer.max_steps)  # curves continue
+        # the fit's own count (per SR factor where trainer.max_steps maps factors to counts); curves continue
+        trainer.fit_loop.epoch_loop.max_steps = trainer.global_step + fit_steps(cfg, inputs.schedule[step])
         trainer.should_stop = False
         trainer.fit(module, datamodule=data)  # a fresh optimizer and weight average each time
         if module.dead_at is None:

@@ -130,7 +130,7 @@ AUTO_OR_BOOL = OneOf(("auto", True, False))
 RULES: dict[str, Any] = {
     "precision": OneOf(PRECISIONS),
     "gradual_levels": Number(0),
-    "trainer.max_steps": Number(1),
+    "trainer.max_steps": PerScale(Number(1)),
     "callbacks.lr_policy.tail_steps": Number(1, optional=True),
     "callbacks.lr_policy.tail_min_steps": Number(0),
     "callbacks.weight_averaging.decay": Number(0, 1, integer=False, open_low=True, open_high=True),
