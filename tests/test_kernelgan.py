@@ -140,7 +140,10 @@ def test_a_start_that_does_not_converge_counts_its_time_and_the_others_are_used(
     assert failed.kernel is None and "did not converge" in failed.fallback_reason
     assert failed.seconds > 0 and failed.iterations > 0  # its time is part of the estimation's
     assert est.seconds == pytest.approx(sum(c.seconds for c in est.candidates))
-    assert est.seed == 5 and est.kernel is not None  # two converged starts: too few to vote, the first is used
+    # fewer than three converged starts are too few to vote: the first that converged is used (which of the other two
+    # converge within 150 steps depends on the CPU's float kernels)
+    converged = [c for c in est.candidates if c.kernel is not None]
+    assert 0 < len(converged) < 3 and est.seed == converged[0].seed and np.array_equal(est.kernel, converged[0].kernel)
 
 
 def test_the_sharpness_limit_is_chosen_per_sr_factor():
