@@ -1,7 +1,13 @@
 """The compute path: the precision and memory formats chosen for a machine follow the measured rule, explicit
 settings win, and bad values are refused in one line."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
+import torch
 
 import zssr.compute as compute
 from zssr.api import compose_config
@@ -20,6 +26,20 @@ def test_the_rule_per_cpu_class(monkeypatch, flags, precision, train_nhwc):
     path = compute.choose_compute("auto", "auto", "cpu")
     assert (path.precision, path.channels_last, path.inference_channels_last) == (precision, train_nhwc, True)
     assert path.to_dict()["cpu_flags"] == flags and path.reason
+
+
+@pytest.mark.parametrize("capability", ["avx2", "default"])
+def test_torch_held_to_a_narrower_isa_takes_that_class_path(capability):
+    """``ATEN_CPU_CAPABILITY`` (read when torch loads) holds torch's kernels back; the rule then follows what torch
+    may use, not the hardware: the AVX2 class's path, fp32 and NCHW."""
+    code = ("import json, zssr.compute as c; p = c.choose_compute('auto', 'auto', 'cpu'); "
+            "print(json.dumps([c.cpu_flags(), p.precision, p.channels_last]))")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    flags, precision, nhwc = json.loads(out.splitlines()[-1])
+    avx2 = capability == "avx2" and torch.cpu._is_avx2_supported()
+    assert flags == {"avx2": avx2, "avx512": False, "avx512_bf16": False, "amx": False}
+    assert (precision, nhwc) == ("32-true", False)
 
 
 def test_explicit_settings_win(monkeypatch):

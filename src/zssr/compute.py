@@ -26,9 +26,16 @@ LIGHTNING_NAMES = {"bf16": "bf16-mixed", "fp16": "16-mixed", "fp32": "32-true", 
 
 
 def cpu_flags() -> dict[str, bool]:
-    """The CPU features that decide the fast path."""
-    return {"avx2": torch.cpu._is_avx2_supported(), "avx512": torch.cpu._is_avx512_supported(),
-            "avx512_bf16": torch.cpu._is_avx512_bf16_supported(), "amx": torch.cpu._is_amx_tile_supported()}
+    """The CPU features that decide the fast path: the hardware's, less what torch is held back from. With
+    ``ATEN_CPU_CAPABILITY=avx2`` torch counts as an AVX2-only CPU (and with ``default`` as one without AVX2), so the
+    AVX2 path can be run and timed on an AVX-512 machine; hold oneDNN's convolutions back too, with
+    ``ONEDNN_MAX_CPU_ISA=AVX2`` (docs/results.md)."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    wide = capability not in ("DEFAULT", "AVX2")
+    return {"avx2": capability != "DEFAULT" and torch.cpu._is_avx2_supported(),
+            "avx512": wide and torch.cpu._is_avx512_supported(),
+            "avx512_bf16": wide and torch.cpu._is_avx512_bf16_supported(),
+            "amx": wide and torch.cpu._is_amx_tile_supported()}
 
 
 @dataclass(frozen=True)
