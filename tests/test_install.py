@@ -9,8 +9,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,7 +39,8 @@ def test_wheel_install_runs_zssr_train_outside_the_checkout(tmp_path):
     where = subprocess.run([str(bin_dir / "python"), "-c", "import zssr; print(zssr.__file__)"], cwd=away,
                            capture_output=True, text=True, check=True).stdout
     assert str(venv) in where and str(ROOT) not in where
-    shipped = subprocess.run([str(bin_dir / "python"), "-c", "import importlib.resources as r, zssr.conf as c; "
-                              "root = r.files(c); print('\\n'.join(str(p.relative_to(root)) for p in root.rglob('*.yaml')))"],
-                             cwd=away, capture_output=True, text=True, check=True).stdout.split()
+    listing = ("import importlib.resources as r, zssr.conf as c; root = r.files(c); "
+               "print('\\n'.join(str(p.relative_to(root)) for p in root.rglob('*.yaml')))")
+    shipped = subprocess.run([str(bin_dir / "python"), "-c", listing], cwd=away, capture_output=True, text=True,
+                             check=True).stdout.split()
     assert sorted(shipped) == sorted(str(p.relative_to(ROOT / "conf")) for p in (ROOT / "conf").rglob("*.yaml"))
