@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
 from zssr.datasets import ImageRef, check_images, list_images
-from zssr.degradations import Degraded, degrade, image_seed
+from zssr.degradations import Degradation, Degraded, image_seed
 from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, save_image
 from zssr.kernels import save_kernel
@@ -147,8 +147,9 @@ def _mean(rows: list[dict[str, str]], key: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def check(cfg: DictConfig) -> tuple[float, float]:
-    """The evaluate-level settings, and ZSSR's before any image (not when the first one reaches ZSSR)."""
+def check(cfg: DictConfig) -> tuple[tuple[float, float], Degradation | None]:
+    """The evaluate-level settings, the degradation (run once on a small grey image), and ZSSR's settings, before any
+    image (not when the first one reaches ZSSR)."""
     scale = parse_scale(cfg.scale)
     if kernel_name(cfg.kernel) not in KERNELS:
         raise ZSSRError(f"kernel must be one of {', '.join(KERNELS)}, got {cfg.kernel}")
@@ -157,9 +158,13 @@ def check(cfg: DictConfig) -> tuple[float, float]:
         raise ZSSRError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
     if "zssr" in cfg.methods:
         check_settings(cfg)
-    if bool(cfg.dataset.get("has_gt", True)) and scale[0] != scale[1]:
+    if not bool(cfg.dataset.get("has_gt", True)):
+        return scale, None
+    if scale[0] != scale[1]:
         raise ZSSRError(f"benchmark degradations need one integer scale, got {list(scale)}")
-    return scale
+    degradation = Degradation.from_config(cfg.degradation)
+    degradation.check(scale[0])
+    return scale, degradation
 
 
 def labels(cfg: DictConfig, scale: tuple[float, float]) -> dict[str, str]:
@@ -171,7 +176,7 @@ def labels(cfg: DictConfig, scale: tuple[float, float]) -> dict[str, str]:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the evaluation described by ``cfg``; return the summary."""
-    scale = check(cfg)
+    scale, degradation = check(cfg)
     ds = cfg.dataset
     root = None if OmegaConf.is_missing(ds, "root") else ds.get("root")
     refs = list_images(ds.name, root, ds.get("samples"), ds.get("names"), ds.get("count"),
@@ -193,9 +198,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     for index, ref in enumerate(tqdm(todo, desc=title, unit="image", dynamic_ncols=True)):
         image = ref.load(max_pixels)
         deg = None
-        if bool(ds.get("has_gt", True)):
-            deg = degrade(image.rgb, scale[0], cfg.degradation.name,
-                          image_seed(int(cfg.seed), ds.name, ref.name, cfg.degradation.name, scale[0]))
+        if degradation is not None:
+            deg = degradation(image.rgb, scale[0], image_seed(int(cfg.seed), ds.name, ref.name, degradation.name,
+                                                              scale[0]))
         image_dir = out_dir / "images" / ref.name
         image_dir.mkdir(parents=True, exist_ok=True)
         rows, crops = run_methods(cfg, ref, image, deg, image_dir, scale)
