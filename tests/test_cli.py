@@ -53,12 +53,16 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
                                 "estimator.sharpness_limit must be"),
         "bad batching": (["input=skimage:chelsea", "inference.batch_variants=maybe"], "batch_variants must be"),
         "bad starts": (["input=skimage:chelsea", "kernel=estimated", "estimator.starts=0"], "estimator.starts must be"),
+        "huge output": (["input=skimage:chelsea", "scale=4", "max_output_pixels=1000000"],
+                        "the output would be 1804x1200 (2 MP) for a 451x300 input at scale 4x4, over max_output"),
+        "unquotable": (["input=skimage:chelsea", "gt=a\\'b.png"], "quote it inside the shell's quotes"),
     }
 
 
 CASES = ["missing", "corrupt", "too small", "bad scale", "zero kernel", "3-D kernel", "NaN kernel", "missing gt",
          "bad precision", "bad crop", "bad tail", "policy off", "bad average", "bad BP list", "bad net",
-         "bad estimator", "bad son noise", "bad sharpness limit", "bad batching", "bad starts"]
+         "bad estimator", "bad son noise", "bad sharpness limit", "bad batching", "bad starts", "huge output",
+         "unquotable"]
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +99,22 @@ def test_unusable_output_dir(tmp_path):
     assert proc.stderr.strip().startswith("error: output directory") and len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_quoting_of_values_hydra_cannot_read_bare():
+    from zssr.cli import quote_values
+
+    assert quote_values(["-m", "input=My Photos/IMG 1.png", "scale=2,4", "+kernel=Öl.npy", "gt=it's (2).png"]) == [
+        "-m", "input=My Photos/IMG 1.png", "scale=2,4", "+kernel='Öl.npy'", "gt='it\\'s (2).png'"]
+
+
 def test_tiny_run_succeeds_from_the_command_line(tmp_path, small_photo):
-    proc = train_py(f"input={small_photo}", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
+    """...with a path as typed in a shell: a space, brackets and letters outside ASCII."""
+    folder = tmp_path / "Meine Fotos (2)"
+    folder.mkdir()
+    photo = folder / "Öl bild.png"
+    photo.write_bytes(small_photo.read_bytes())
+    proc = train_py(f"input={photo}", "scale=[2,1.5]", "inference.back_projection_iters=1", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "run" / "small_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
+    assert (tmp_path / "run" / "Öl bild_zssr.png").is_file() and (tmp_path / "run" / "result.json").is_file()
     assert json.loads((tmp_path / "run" / "result.json").read_text())["steps"][-1]["back_projection_rounds"] == 1
 
 

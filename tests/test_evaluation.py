@@ -188,3 +188,14 @@ def test_run_identity_tells_estimators_by_their_settings_not_their_label(tmp_pat
     renamed = eval_config(tmp_path, "kernel=estimated", "estimator=kernelgan_fkp", "estimator.name=mine")
     assert identity(renamed) == identity(fkp) and evaluation.estimator_name(renamed) == "mine"
     assert evaluation.estimator_name(eval_config(tmp_path, "estimator=kernelgan_fkp")) == ""  # kernel=bicubic
+
+
+def test_outputs_over_the_limit_are_refused_before_training(tmp_path, small_photo):
+    root = tmp_path / "photos"
+    root.mkdir()
+    (root / "small.png").write_bytes(small_photo.read_bytes())
+    cfg = eval_config(tmp_path / "out", "dataset=folder", f"dataset.root={root}", "dataset.has_gt=false", "scale=4",
+                      "max_output_pixels=100000")
+    with pytest.raises(ZSSRError, match=r"small: the output would be 512x384 .* over max_output_pixels=100000"):
+        evaluation.evaluate(cfg)
+    assert not (tmp_path / "out" / "images" / "small").exists()

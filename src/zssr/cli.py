@@ -158,6 +158,9 @@ def one_line(exc: BaseException) -> str:
             break
     if isinstance(exc, OverrideParseException):
         text = f"cannot parse the override '{exc.override}': {text}"
+        typed = OVERRIDE.match(str(exc.override))
+        if typed:  # what quote_values could not quote: show how
+            text += f"; to pass a value as plain text, quote it inside the shell's quotes: \"{typed[1]}='{typed[2]}'\""
     # Hydra writing the run dir's .hydra/ and log (a full disk, a quota); a missing config is Hydra's OSError too
     if isinstance(exc, OSError) and not isinstance(exc, HydraException):
         text = f"cannot write {exc.filename or 'the run dir'}: {exc.strerror or exc}"
@@ -170,6 +173,40 @@ def one_line(exc: BaseException) -> str:
     return text or exc.__class__.__name__
 
 
+OVERRIDE = re.compile(r"^([+~]{0,2}[\w.@/-]+)=(.*)$", re.DOTALL)
+
+
+def quote_values(args: list[str]) -> list[str]:
+    """Command-line overrides as typed in a shell, with the values Hydra's grammar cannot read bare (a path with
+    letters outside ASCII, brackets, quotes, ``=``) quoted for it: ``input=Fotos/Öl (2).png`` becomes
+    ``input='Fotos/Öl (2).png'``. A value that parses already (sweeps ``a,b``, lists, interpolations) is left as
+    typed, and so is one whose quoted form would not read back as the same text."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    out = []
+    for arg in args:
+        match = OVERRIDE.match(arg)
+        if match is None or arg.startswith("-"):
+            out.append(arg)
+            continue
+        try:
+            parser.parse_override(arg)
+            out.append(arg)
+            continue
+        except HydraException:
+            pass
+        key, value = match.groups()
+        escaped = re.sub(r"(\\*)$", r"\1\1", value.replace("'", "\\'"))  # a quote, and a trailing backslash
+        quoted = f"{key}='{escaped}'"
+        try:
+            same = parser.parse_override(quoted).value() == value
+        except HydraException:
+            same = False
+        out.append(quoted if same else arg)
+    return out
+
+
 def hydra_entry(task: Any, config_name: str) -> Any:
     """The console script for ``task``: Hydra's main, with Hydra's own errors (an unknown key or option, an override
     that does not parse, a run dir it cannot write) as one ``error:`` line and exit code 1. ``HYDRA_FULL_ERROR=1``
@@ -180,6 +217,7 @@ def hydra_entry(task: Any, config_name: str) -> Any:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             return main()
         os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing; we print the one line
+        sys.argv[1:] = quote_values(sys.argv[1:])
         try:
             main()
         except (HydraException, OmegaConfBaseException, OSError) as exc:

@@ -8,7 +8,7 @@ random choice) and ``shard: [i, n]`` (the i-th of n interleaved parts, 0-based) 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +42,10 @@ def unique_refs(paths: Sequence[Path]) -> list[ImageRef]:
     return refs
 
 
-def check_images(refs: list[ImageRef], max_pixels: int | None, on_bad_image: str) -> tuple[list[ImageRef], dict]:
-    """Read every image once before any training, so a bad file is found now rather than hours in.
+def check_images(refs: list[ImageRef], max_pixels: int | None, on_bad_image: str,
+                 check: Callable[[LoadedImage], object] | None = None) -> tuple[list[ImageRef], dict]:
+    """Read every image once before any training, so a bad file is found now rather than hours in; ``check`` (raising
+    :class:`ZSSRError`) says what else makes one unusable.
 
     ``on_bad_image``: ``fail`` (one error listing every unusable image) or ``skip`` (go on without them). Returns the
     usable refs and ``{name: reason}`` for those skipped.
@@ -53,7 +55,9 @@ def check_images(refs: list[ImageRef], max_pixels: int | None, on_bad_image: str
     bad = {}
     for ref in refs:
         try:
-            ref.load(max_pixels)
+            image = ref.load(max_pixels)
+            if check is not None:
+                check(image)
         except ZSSRError as exc:
             bad[ref.name] = str(exc)
     if bad and on_bad_image != "skip":

@@ -20,6 +20,7 @@ from zssr.datasets import ImageRef, check_images, list_images
 from zssr.degradations import Degradation, Degraded, image_seed
 from zssr.errors import ZSSRError
 from zssr.imageio import LoadedImage, save_image
+from zssr.job import check_output
 from zssr.kernels import save_kernel
 from zssr.metrics import evaluate as image_metrics
 from zssr.pipeline import run
@@ -189,7 +190,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if len(todo) < len(refs):
         log.info("resuming: %d of %d images already done", len(refs) - len(todo), len(refs))
     max_pixels = cfg.get("max_input_pixels")
-    todo, skipped = check_images(todo, max_pixels, str(ds.get("on_bad_image") or "fail"))
+    output = None if degradation else lambda image: check_output(image.size, scale, cfg.get("max_output_pixels"))
+    todo, skipped = check_images(todo, max_pixels, str(ds.get("on_bad_image") or "fail"), output)
     for name, reason in skipped.items():
         log.warning("skipping %s: %s", name, reason)
     kernel = "-".join(filter(None, (kernel_name(cfg.kernel), estimator_name(cfg))))

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from zssr.compute import Compute, choose_compute
 from zssr.errors import ZSSRError
-from zssr.imageio import LoadedImage, load_image, open_input
+from zssr.imageio import MAX_PIXELS, LoadedImage, load_image, open_input
 from zssr.kernels import as_tensor, load_kernel
 from zssr.plan import KernelPlan, kernel_plan
 from zssr.resize import output_shape
@@ -115,6 +115,19 @@ def check_size(image: LoadedImage, scale: tuple[float, float]) -> None:
                         f"at least {MIN_SON_SIDE} pixels per side")
 
 
+def check_output(size: tuple[int, int], scale: tuple[float, float], max_pixels: int | None) -> tuple[int, int]:
+    """The output's ``(H, W)`` for an input of ``size`` at ``scale``; a :class:`ZSSRError` when it is over
+    ``max_pixels`` (None: the input's limit, :data:`~zssr.imageio.MAX_PIXELS`), before any training."""
+    out = output_shape(size, scale)
+    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    if out[0] * out[1] > limit:
+        raise ZSSRError(f"the output would be {out[1]}x{out[0]} ({out[0] * out[1] / 1e6:.0f} MP) for a "
+                        f"{size[1]}x{size[0]} input at scale {scale[0]:g}x{scale[1]:g}, over max_output_pixels={limit} "
+                        f"({limit / 1e6:.0f} MP); lower the scale, or raise max_output_pixels if this machine has the "
+                        "memory for it")
+    return out
+
+
 def match_gt(gt: LoadedImage, shape: tuple[int, int], scale: tuple[float, float]) -> tuple[torch.Tensor, bool]:
     """The ground truth as ``(3, H, W)``; a GT up to ``ceil(scale) - 1`` pixels larger is cropped top-left (the usual
     protocol crops the HR image to a multiple of the scale before downscaling)."""
@@ -150,7 +163,7 @@ def read_inputs(cfg: DictConfig) -> Inputs:
     estimate = str(cfg.kernel) == "estimated"
     given = load_kernel(cfg.kernel) if cfg.kernel and not estimate else None
     true_kernel = load_kernel(cfg.true_kernel) if cfg.get("true_kernel") else None
-    out_shape = output_shape(image.size, scale)
+    out_shape = check_output(image.size, scale, cfg.get("max_output_pixels"))
     gt, gt_cropped = match_gt(load_image(cfg.gt, max_pixels), out_shape, scale) if cfg.get("gt") else (None, False)
     steps = cfg.get("gradual_steps")
     schedule = explicit_schedule(steps, scale) if steps else gradual_schedule(scale, int(cfg.gradual_levels or 0))

@@ -21,8 +21,9 @@ from zssr.table import MetricsFile
 
 # where and how a job runs, never what it computes
 IGNORED = ("paths.", "hydra.", "logger.", "callbacks.", "threads", "task_name", "dataset.shard", "dataset.download",
-           "dataset.root", "dataset.on_bad_image", "max_input_pixels", "trainer.enable_progress_bar",
-           "trainer.enable_model_summary", "estimator.name")  # the estimator's label: its settings are compared
+           "dataset.root", "dataset.on_bad_image", "max_input_pixels", "max_output_pixels",
+           "trainer.enable_progress_bar", "trainer.enable_model_summary",
+           "estimator.name")  # the estimator's label: its settings are compared
 LABELS = ("dataset", "degradation", "kernel", "scale")  # metrics.csv's label columns
 
 

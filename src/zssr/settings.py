@@ -140,6 +140,7 @@ RULES: dict[str, Any] = {
     "callbacks.plateau_stop.min_gain": Number(0, integer=False),
     "model.optimizer.lr": Number(0, integer=False, open_low=True),
     "max_input_pixels": Number(1),
+    "max_output_pixels": Number(1),
     "model.channels_last": AUTO_OR_BOOL,
     "data.crop_size": Number(8),
     "data.batch_size": Number(1),
