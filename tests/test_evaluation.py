@@ -199,3 +199,33 @@ def test_outputs_over_the_limit_are_refused_before_training(tmp_path, small_phot
     with pytest.raises(ZSSRError, match=r"small: the output would be 512x384 .* over max_output_pixels=100000"):
         evaluation.evaluate(cfg)
     assert not (tmp_path / "out" / "images" / "small").exists()
+
+
+def test_a_sweep_over_a_degradation_setting_is_plotted(tmp_path):
+    """``evaluate.py -m degradation=gaussian_noise degradation.steps.noise.sigma=...``: the aggregate has a column for
+    the noise level, PSNR falls as it rises, and the plot of PSNR and SSIM against it is linked from aggregate.md."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from zssr.aggregate import main as aggregate
+
+    sweep = tmp_path / "sweep"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "evaluate.py"), "-m", "degradation=gaussian_noise",
+                           "degradation.steps.noise.sigma=0.01,0.05,0.03", "methods=[bicubic]",
+                           "dataset.samples=[chelsea]", "threads=1", f"hydra.sweep.dir={sweep}"],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "WANDB_MODE": "offline"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert aggregate([str(sweep), "--per-image", "--wandb"]) == 0
+    entries = json.loads((sweep / "aggregate.json").read_text())
+    assert [e["degradation.steps.noise.sigma"] for e in entries] == ["0.01", "0.03", "0.05"]
+    psnr = [e["psnr"] for e in entries]
+    assert psnr[0] > psnr[1] + 1 > psnr[2] + 2  # chelsea: 34.9, 33.0, 30.7 dB
+    md = (sweep / "aggregate.md").read_text()
+    assert "| degradation.steps.noise.sigma |" in md and "(aggregate_degradation.steps.noise.sigma.png)" in md
+    plot = Image.open(sweep / "aggregate_degradation.steps.noise.sigma.png")
+    assert plot.size == (1000, 400)
+    assert "sigma=0.05" in (sweep / "per_image.md").read_text()
+    assert list((sweep / "wandb").glob("offline-run-*/run-*.wandb"))

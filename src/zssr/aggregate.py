@@ -7,6 +7,12 @@ once), and prints a markdown table of mean PSNR/SSIM per (dataset, degradation, 
 with the paper's numbers beside; writes ``aggregate.csv``, ``aggregate.json`` and ``aggregate.md`` to ``--out``
 (default: the first dir).
 
+A sweep over a setting that is not one of those columns (``degradation.steps.noise.sigma=0.01,0.03,0.05``) is read
+from each job's ``.hydra/overrides.yaml``: the table gets a column per swept setting, and for each numeric one
+``aggregate_<setting>.png`` plots PSNR and SSIM against it, one line per method (and per anything else that varies),
+linked from ``aggregate.md``; ``--wandb`` also logs the table and the plots as a W&B run (``WANDB_MODE=offline``
+works).
+
 ``--per-image`` also prints PSNR per image, one column per result group (labelled by what differs between groups), with
 the mean over the images every group has; ``--delta-to N`` shows each column's difference to column N per image and
 its worst one. Written to ``per_image.md`` / ``per_image.csv``.
@@ -23,32 +29,60 @@ import numpy as np
 
 from zssr.reference import paper_value
 from zssr.results import write_json
+from zssr.rundir import IGNORED
 from zssr.table import OPTIONAL, with_optional
 
 KEY = ("dataset", "degradation", "kernel", "estimator", "scale", "method")
+LABELLED = ("dataset", "degradation", "kernel", "estimator", "scale", "methods", "experiment")  # overrides in KEY
 
 
-def collect(dirs: list[Path]) -> list[dict[str, str]]:
-    rows: dict[tuple, dict[str, str]] = {}
+def job_overrides(metrics: Path) -> dict[str, str]:
+    """The overrides of the job that wrote ``metrics`` (its ``.hydra/overrides.yaml``), less those already a column
+    of the table and those that only say where or how it ran (shards, threads, paths)."""
+    path = metrics.parent / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return {}
+    from omegaconf import OmegaConf
+
+    out = {}
+    for item in OmegaConf.to_container(OmegaConf.load(path)) or []:
+        key, _, value = str(item).partition("=")
+        key = key.lstrip("+~")
+        if key.split("/")[0] not in LABELLED and not key.startswith(IGNORED):
+            out[key] = value
+    return out
+
+
+def collect(dirs: list[Path]) -> tuple[list[dict[str, str]], list[str]]:
+    """Every evaluate row below ``dirs`` and the settings swept between their jobs (each also a column of the
+    rows)."""
+    jobs = []
     for d in dirs:
         for path in sorted(d.rglob("metrics.csv")):
             with open(path, newline="") as fh:
                 reader = csv.DictReader(fh)
                 if not set((*KEY, "image")) - set(OPTIONAL) <= set(reader.fieldnames or ()):
                     continue  # a training-curve log (per-image csv/, kernelgan/), not an evaluate table
-                for row in map(with_optional, reader):
-                    rows[tuple(row[k] for k in (*KEY, "image"))] = row
-    return list(rows.values())
+                jobs.append((job_overrides(path), list(map(with_optional, reader))))
+    keys = list(dict.fromkeys(k for overrides, _ in jobs for k in overrides))
+    swept = [k for k in keys if len({overrides.get(k, "") for overrides, _ in jobs}) > 1]
+    rows: dict[tuple, dict[str, str]] = {}
+    for overrides, job_rows in jobs:
+        for row in job_rows:
+            row.update({k: overrides.get(k, "") for k in swept})
+            rows[tuple(row[k] for k in (*KEY, *swept, "image"))] = row
+    return list(rows.values()), swept
 
 
-def table(rows: list[dict[str, str]]) -> list[dict[str, object]]:
+def table(rows: list[dict[str, str]], swept: list[str] = ()) -> list[dict[str, object]]:
+    key_fields = (*KEY, *swept)
     groups: dict[tuple, list[dict[str, str]]] = {}
     for row in rows:
-        groups.setdefault(tuple(row[k] for k in KEY), []).append(row)
+        groups.setdefault(tuple(row[k] for k in key_fields), []).append(row)
     out = []
-    for key in sorted(groups):
+    for key in sorted(groups, key=lambda g: tuple(_sortable(v) for v in g)):
         sel = groups[key]
-        entry: dict[str, object] = dict(zip(KEY, key, strict=True))
+        entry: dict[str, object] = dict(zip(key_fields, key, strict=True))
         entry["n_images"] = len(sel)
         for metric in ("psnr", "ssim", "seconds", "iterations", "kernel_error", "estimation_seconds"):
             values = [float(r[metric]) for r in sel if r.get(metric)]
@@ -61,29 +95,112 @@ def table(rows: list[dict[str, str]]) -> list[dict[str, object]]:
     return out
 
 
-def markdown(entries: list[dict[str, object]]) -> str:
-    head = ("| dataset | degradation | kernel | estimator | scale | method | images | PSNR | SSIM | paper | delta | "
-            "seconds | kernel error |")
+def _sortable(value: str) -> tuple:
+    """Numbers in numeric order (a swept 0.01, 0.03, 0.1), before text."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def markdown(entries: list[dict[str, object]], swept: list[str] = ()) -> str:
+    params = "".join(f"{k} | " for k in swept)
+    head = (f"| dataset | degradation | kernel | estimator | scale | method | {params}images | PSNR | SSIM | paper | "
+            "delta | seconds | kernel error |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for e in entries:
         psnr, paper = e["psnr"], e["paper_psnr"]
         delta = f"{psnr - paper:+.2f}" if psnr is not None and paper is not None else ""
         lines.append(f"| {e['dataset']} | {e['degradation']} | {e['kernel']} | {e['estimator']} | {e['scale']} | "
-                     f"{e['method']} | {e['n_images']} | {_f(psnr, 2)} | {_f(e['ssim'], 4)} | {_f(paper, 2)} | "
-                     f"{delta} | {_f(e['seconds'], 1)} | {_f(e['kernel_error'], 3)} |")
+                     f"{e['method']} | {''.join(f'{e[k]} | ' for k in swept)}{e['n_images']} | {_f(psnr, 2)} | "
+                     f"{_f(e['ssim'], 4)} | {_f(paper, 2)} | {delta} | {_f(e['seconds'], 1)} | "
+                     f"{_f(e['kernel_error'], 3)} |")
     return "\n".join(lines) + "\n"
 
 
-def per_image(rows: list[dict[str, str]], delta_to: int | None = None) -> tuple[list[str], dict[str, list], str]:
+def sweep_series(entries: list[dict[str, object]], param: str, others: list[str]) -> dict[str, list[tuple]]:
+    """For a numeric swept ``param``: label -> [(value, PSNR, SSIM)] in order of the value, one series per
+    combination of the other fields that vary (the method, another swept setting, ...)."""
+    fields = [k for k in (*KEY, *others) if k != param and len({str(e[k]) for e in entries}) > 1] or ["method"]
+    series: dict[str, list[tuple]] = {}
+    for e in entries:
+        if e["psnr"] is None:
+            continue
+        label = ", ".join(f"{e[k]}" if k in KEY else f"{k}={e[k]}" for k in fields)
+        series.setdefault(label, []).append((float(str(e[param])), e["psnr"], e["ssim"]))
+    return {label: sorted(points) for label, points in series.items()}
+
+
+def numeric(entries: list[dict[str, object]], param: str) -> bool:
+    try:
+        return all(float(str(e[param])) is not None for e in entries)
+    except ValueError:
+        return False
+
+
+def sweep_plots(entries: list[dict[str, object]], swept: list[str], out: Path) -> dict[str, Path]:
+    """``aggregate_<param>.png`` per numeric swept setting: PSNR and SSIM against it, one line per series."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = {}
+    for param in (p for p in swept if numeric(entries, p)):
+        series = sweep_series(entries, param, swept)
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for label, points in series.items():
+            xs, psnr, ssim = zip(*points, strict=True)
+            axes[0].plot(xs, psnr, marker="o", label=label)
+            axes[1].plot(xs, ssim, marker="o", label=label)
+        for ax, metric in zip(axes, ("PSNR (dB)", "SSIM"), strict=True):
+            ax.set_xlabel(param)
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"mean over the images, against {param}")
+        fig.tight_layout()
+        plots[param] = out / f"aggregate_{param.replace('/', '_')}.png"
+        fig.savefig(plots[param], dpi=100)
+        plt.close(fig)
+    return plots
+
+
+def log_to_wandb(entries: list[dict[str, object]], swept: list[str], plots: dict[str, Path], out: Path) -> None:
+    """One W&B run (job type ``aggregate``, grouped by the folder's name): the table, and per swept setting a line
+    panel of PSNR against it plus the picture."""
+    import wandb
+
+    run = wandb.init(project="zssr", group=out.name, job_type="aggregate", dir=str(out), reinit="create_new")
+    try:
+        columns = list(entries[0])
+        run.log({"aggregate": wandb.Table(columns=columns, data=[[e[c] for c in columns] for e in entries])})
+        for param, path in plots.items():
+            series = sweep_series(entries, param, swept)
+            xs = [[point[0] for point in points] for points in series.values()]
+            ys = [[point[1] for point in points] for points in series.values()]
+            run.log({f"psnr_vs_{param}": wandb.plot.line_series(xs=xs, ys=ys, keys=list(series),
+                                                                 title=f"PSNR against {param}", xname=param),
+                f"plot_{param}": wandb.Image(str(path))})
+    finally:
+        run.finish()
+
+
+def per_image(rows: list[dict[str, str]], delta_to: int | None = None,
+              swept: list[str] = ()) -> tuple[list[str], dict[str, list], str]:
     """PSNR per image and result group: (column labels, image -> values, markdown). Columns are labelled by the
-    :data:`KEY` fields that differ between groups; the last row is the mean over the images every column has."""
-    groups = sorted({tuple(r[k] for k in KEY) for r in rows})
-    varying = [i for i in range(len(KEY)) if len({g[i] for g in groups}) > 1] or [KEY.index("method")]
-    labels = ["/".join(g[i] for i in varying if g[i]) or "-" for g in groups]
+    :data:`KEY` fields and ``swept`` settings that differ between groups; the last row is the mean over the images
+    every column has."""
+    key_fields = (*KEY, *swept)
+    groups = sorted({tuple(r[k] for k in key_fields) for r in rows})
+    varying = [i for i in range(len(key_fields)) if len({g[i] for g in groups}) > 1] or [KEY.index("method")]
+    labels = ["/".join(g[i] if i < len(KEY) else f"{key_fields[i]}={g[i]}" for i in varying if g[i]) or "-"
+              for g in groups]
     psnr: dict[str, list] = {}
     for r in rows:
         if r.get("psnr"):
-            psnr.setdefault(r["image"], [None] * len(groups))[groups.index(tuple(r[k] for k in KEY))] = float(r["psnr"])
+            group = groups.index(tuple(r[k] for k in key_fields))
+            psnr.setdefault(r["image"], [None] * len(groups))[group] = float(r["psnr"])
     common = [img for img, v in psnr.items() if None not in v]
     means = [float(np.mean([psnr[i][c] for i in common])) if common else None for c in range(len(groups))]
     if delta_to is not None and not 1 <= delta_to <= len(groups):
@@ -120,20 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--per-image", action="store_true", help="also a table of PSNR per image and result group")
     parser.add_argument("--delta-to", type=int, default=None, help="with --per-image: differences to this column")
+    parser.add_argument("--wandb", action="store_true", help="also log the table and sweep plots as a W&B run")
     args = parser.parse_args(argv)
     missing = [d for d in args.dirs if not d.is_dir()]
     if missing:
         print(f"error: not a directory: {', '.join(map(str, missing))}", file=sys.stderr)
         return 1
-    rows = collect(args.dirs)
+    rows, swept = collect(args.dirs)
     if not rows:
         print(f"error: no metrics.csv below {', '.join(map(str, args.dirs))}", file=sys.stderr)
         return 1
-    entries = table(rows)
-    text = markdown(entries)
-    print(text, end="")
+    entries = table(rows, swept)
     out = args.out or args.dirs[0]
     out.mkdir(parents=True, exist_ok=True)
+    plots = sweep_plots(entries, swept, out)
+    text = markdown(entries, swept) + "".join(f"\n![PSNR and SSIM against {p}]({f.name})\n" for p, f in plots.items())
+    print(text, end="")
     with open(out / "aggregate.csv", "w", newline="") as fh:
         columns = list(dict.fromkeys(k for row in rows for k in row))  # files from older versions lack columns
         writer = csv.DictWriter(fh, fieldnames=columns, restval="")
@@ -141,9 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(rows)
     write_json(out / "aggregate.json", entries)
     (out / "aggregate.md").write_text(text)
+    if args.wandb:
+        log_to_wandb(entries, swept, plots, out)
     if args.per_image:
         try:
-            labels, values, md = per_image(rows, args.delta_to)
+            labels, values, md = per_image(rows, args.delta_to, swept)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
