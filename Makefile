@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python benchmarks/iteration_speed.py
+	$(BIN)/python benchmarks/speed/iteration_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

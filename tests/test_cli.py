@@ -45,14 +45,16 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "bad BP list": (["input=skimage:chelsea", "inference.back_projection_iters=[6,-1]"],
                         "back_projection_iters must be integers"),
         "bad net": (["input=skimage:chelsea", "model.net.depth=1"], "depth must be at least 2"),
-        "bad estimator": (["input=skimage:chelsea", "kernel=estimated", "estimator.max_steps=abc"],
+        "bad estimator": (["input=skimage:chelsea", "kernel=estimated", "estimator=kernelgan",
+                           "estimator.max_steps=abc"],
                           "estimator.max_steps must be"),
         "bad son noise": (["input=skimage:chelsea", "kernel=estimated", "kernel_guess.son_noise_std=-1"],
                           "kernel_guess.son_noise_std must be"),
         "bad sharpness limit": (["input=skimage:chelsea", "kernel=estimated", "estimator.sharpness_limit=sharp"],
                                 "estimator.sharpness_limit must be"),
         "bad batching": (["input=skimage:chelsea", "inference.batch_variants=maybe"], "batch_variants must be"),
-        "bad starts": (["input=skimage:chelsea", "kernel=estimated", "estimator.starts=0"], "estimator.starts must be"),
+        "bad starts": (["input=skimage:chelsea", "kernel=estimated", "estimator=kernelgan", "estimator.starts=0"],
+                       "estimator.starts must be"),
         "huge output": (["input=skimage:chelsea", "scale=4", "max_output_pixels=1000000"],
                         "the output would be 1804x1200 (2 MP) for a 451x300 input at scale 4x4, over max_output"),
         "unquotable": (["input=skimage:chelsea", "gt=a\\'b.png"], "quote it inside the shell's quotes"),
@@ -139,7 +141,8 @@ def test_result_records_the_back_projection_rounds_used_with_a_diverging_kernel(
 
 
 def test_evaluate_rejects_bad_zssr_settings_before_any_image(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "kernel=estimated", "estimator.crop_size=8",
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "kernel=estimated", "estimator=kernelgan",
+                           "estimator.crop_size=8",
                            f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: estimator.crop_size must be")

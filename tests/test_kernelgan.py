@@ -11,8 +11,9 @@ from PIL import Image
 
 from zssr.api import compose_config
 from zssr.degradations import gaussian_kernel
+from zssr.estimators import estimate_kernel, kernel_passband, sharpness_ratio
+from zssr.estimators.kernelgan import DeepLinearGenerator
 from zssr.imageio import open_input, save_image
-from zssr.kernelgan import DeepLinearGenerator, estimate_kernel, kernel_passband, sharpness_ratio
 from zssr.kernels import (
     analytic_x4,
     bicubic_kernel,
@@ -123,7 +124,7 @@ def test_several_starts_each_have_their_seed_and_the_medoid_is_used(blurred_phot
 
 
 def test_a_start_that_does_not_converge_counts_its_time_and_the_others_are_used(blurred_photo, monkeypatch):
-    from zssr.kernelgan.module import KernelGANModule
+    from zssr.estimators.kernelgan.module import KernelGANModule
 
     calls, raw_kernel = [], KernelGANModule.raw_kernel
 
@@ -147,7 +148,8 @@ def test_a_start_that_does_not_converge_counts_its_time_and_the_others_are_used(
 
 
 def test_the_sharpness_limit_is_chosen_per_sr_factor():
-    from zssr.settings import Number, PerScale, check_settings, for_factor
+    from zssr.estimators import build_estimator
+    from zssr.settings import Number, PerScale, for_factor
 
     limits = {"x2": 1.58, "x4": 0.8}
     assert [for_factor(limits, (s, s)) for s in (1.5, 2.0, 3.0, 4.0, 8.0)] == [1.58, 1.58, 1.58, 0.8, 0.8]
@@ -157,8 +159,8 @@ def test_the_sharpness_limit_is_chosen_per_sr_factor():
     assert for_factor(shipped, (2.0, 2.0)) == 1.58
     assert compose_config(["kernel=estimated"]).estimator.sharpness_limit is None  # the spectral fit: no check
     assert PerScale(Number(0, integer=False)).problem({}) == "must not be an empty mapping"
-    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=1.2"]))  # one for every factor
-    check_settings(compose_config(["kernel=estimated", "estimator.sharpness_limit=null"]))  # off
+    build_estimator(compose_config(["kernel=estimated", "estimator.sharpness_limit=1.2"]).estimator)  # every factor
+    build_estimator(compose_config(["kernel=estimated", "estimator.sharpness_limit=null"]).estimator)  # off
 
 
 @pytest.mark.parametrize("override, message", [
@@ -167,14 +169,15 @@ def test_the_sharpness_limit_is_chosen_per_sr_factor():
 ])
 def test_bad_per_factor_limits_are_one_line(override, message):
     from zssr.errors import ZSSRError
-    from zssr.settings import check_settings
+    from zssr.estimators import build_estimator
 
     with pytest.raises(ZSSRError, match=re.escape(message)):
-        check_settings(compose_config(["kernel=estimated", "estimator=kernelgan", override]))
+        build_estimator(compose_config(["kernel=estimated", "estimator=kernelgan", override]).estimator)
 
 
 def test_the_medoid_outvotes_one_collapsed_start():
-    from zssr.kernelgan.estimate import Estimate, choose
+    from zssr.estimators import Estimate
+    from zssr.estimators.kernelgan import choose
 
     def starts(*variances):
         return [Estimate(kernel=gaussian(v), kernel_x2=gaussian(v), seed=i) for i, v in enumerate(variances)]
@@ -394,7 +397,7 @@ def test_the_spectral_fit_finds_the_kernels_orientation_and_anisotropy():
     the fitted kernel's long axis lies within 10 degrees of the blur's, and its error is under 0.75 of the best
     isotropic width's; an isotropic blur comes out nearly isotropic (axes within 1.3x, error under 0.2)."""
     from zssr.degradations import gaussian_covariance_kernel
-    from zssr.kernelgan.spectral import anisotropic_kernel
+    from zssr.estimators.spectral import anisotropic_kernel
 
     cfg = compose_config(["kernel=estimated"]).estimator  # the default
     assert cfg.name == "spectral" and cfg.shape == "anisotropic"
@@ -427,7 +430,7 @@ def test_the_spectral_fit_takes_a_motion_path_or_a_disk_where_one_explains_the_s
     import scipy.ndimage
 
     from zssr.degradations import disk_kernel, line_kernel
-    from zssr.kernelgan.spectral import anisotropic_kernel
+    from zssr.estimators.spectral import anisotropic_kernel
 
     cfg = compose_config(["kernel=estimated"]).estimator
     off = compose_config(["kernel=estimated", "estimator.blur_ratio=null"]).estimator
@@ -455,7 +458,7 @@ def test_the_shapes_response_means_over_a_sample_of_each_bins_pixels_find_the_sa
     import scipy.ndimage
 
     from zssr.degradations import line_kernel
-    from zssr.kernelgan.spectral import binned_spectrum, blur_shapes
+    from zssr.estimators.spectral import binned_spectrum, blur_shapes
 
     truth = recentre(scipy.ndimage.gaussian_filter(line_kernel(7.0, 1.0, 17, 8.0), 0.5, mode="constant"), (2, 2))
     hr = open_input("skimage:astronaut").rgb.double()
@@ -499,7 +502,7 @@ def test_the_slope_prior_makes_the_fitted_size_closer_to_the_true_kernels():
     closer to the true kernel's than the fit without it: the mean |log ratio| falls by more than 15%."""
     from zssr.datasets import reported_split
     from zssr.degradations import degrade, image_seed
-    from zssr.kernelgan.spectral import anisotropic_kernel
+    from zssr.estimators.spectral import anisotropic_kernel
 
     from conftest import DATA_DIR
 
@@ -517,11 +520,12 @@ def test_the_slope_prior_makes_the_fitted_size_closer_to_the_true_kernels():
 
 def test_bad_spectral_settings_are_one_line():
     from zssr.errors import ZSSRError
-    from zssr.settings import check_settings
+    from zssr.estimators import build_estimator
 
-    for override, message in [("estimator.method=guess", "estimator.method must be one of gan, spectral"),
+    for override, message in [("estimator._target_=zssr.estimators.Guess", "estimator (zssr.estimators.Guess): "),
                               ("estimator.native_target=-1", "estimator.native_target must be a number > 0"),
-                              ("estimator.native_target=null", "estimator.native_target must be set"),
+                              ("estimator.native_target=null", "estimator.native_target must be a number, got None"),
+                              ("+estimator.max_steps=10", "unexpected keyword argument 'max_steps'"),
                               ("estimator.shape=round", "estimator.shape must be one of anisotropic, isotropic"),
                               ("estimator.shrink=0", "estimator.shrink must be a number > 0"),
                               ("estimator.min_native=-1", "estimator.min_native must be a number >= 0"),
@@ -530,12 +534,12 @@ def test_bad_spectral_settings_are_one_line():
                               ("estimator.slope_prior_weight=-1",
                                "estimator.slope_prior_weight must be a number >= 0")]:
         with pytest.raises(ZSSRError, match=re.escape(message)):
-            check_settings(compose_config(["kernel=estimated", "estimator=spectral", override]))
+            build_estimator(compose_config(["kernel=estimated", "estimator=spectral", override]).estimator)
 
 
 def test_the_spectral_fit_takes_a_width_only_where_nothing_stands_above_the_noise(caplog):
     """White noise has no falloff to fit: ``shape: anisotropic`` falls back to the isotropic width, and says so."""
-    from zssr.kernelgan.spectral import spectral_covariance, spectral_kernel
+    from zssr.estimators.spectral import spectral_covariance, spectral_kernel
 
     noise = (0.5 + 0.1 * torch.randn(3, 96, 96, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     assert spectral_covariance(noise, (2.0, 2.0)) is None
@@ -552,7 +556,7 @@ def test_a_fit_too_narrow_for_the_photo_gives_way_to_the_width(caplog):
     """The real photo ``charlie.png``: its spectrum's falloff fits a near-delta kernel, which leaves the photo far
     duller than natural images are (``min_native``), so the isotropic width is used; it is closer to the kernel
     shipped with the 2018 release for this photo than the bicubic kernel is."""
-    from zssr.kernelgan.spectral import spectral_kernel
+    from zssr.estimators.spectral import spectral_kernel
     from zssr.kernels import load_kernel
 
     photo = open_input(str(EXAMPLES / "real_example" / "charlie.png")).rgb

@@ -197,6 +197,9 @@ def quote_values(args: list[str]) -> list[str]:
         except HydraException:
             pass
         key, value = match.groups()
+        if value.lstrip()[:1] in ("[", "{", "'", '"') or "${" in value:  # meant as Hydra's grammar: its error stands
+            out.append(arg)
+            continue
         escaped = re.sub(r"(\\*)$", r"\1\1", value.replace("'", "\\'"))  # a quote, and a trailing backslash
         quoted = f"{key}='{escaped}'"
         try:

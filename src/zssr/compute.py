@@ -1,5 +1,5 @@
 """The arithmetic a run uses on this machine: precision and memory format, chosen by a rule measured on both CPU
-classes (``benchmarks/iteration_speed.py``; docs/results.md).
+classes (``benchmarks/speed/iteration_speed.py``; docs/lab/results.md).
 
 - ``precision=auto``: bf16 autocast where the hardware is fast at it (CPUs with AVX-512 BF16 or AMX; GPUs with bf16),
   fp16 autocast on older GPUs, else fp32. Without native bf16 a CPU emulates it about 20x slower than fp32.
@@ -29,7 +29,7 @@ def cpu_flags() -> dict[str, bool]:
     """The CPU features that decide the fast path: the hardware's, less what torch is held back from. With
     ``ATEN_CPU_CAPABILITY=avx2`` torch counts as an AVX2-only CPU (and with ``default`` as one without AVX2), so the
     AVX2 path can be run and timed on an AVX-512 machine; hold oneDNN's convolutions back too, with
-    ``ONEDNN_MAX_CPU_ISA=AVX2`` (docs/results.md)."""
+    ``ONEDNN_MAX_CPU_ISA=AVX2`` (docs/lab/results.md)."""
     capability = torch.backends.cpu.get_cpu_capability()
     wide = capability not in ("DEFAULT", "AVX2")
     return {"avx2": capability != "DEFAULT" and torch.cpu._is_avx2_supported(),

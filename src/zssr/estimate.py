@@ -22,7 +22,8 @@ from zssr.tracking import run_loggers
 def estimate(cfg: DictConfig) -> dict[str, Any]:
     inputs = read_inputs(cfg)
     with run_loggers(cfg) as loggers:
-        _, _, record = estimate_for_run(cfg, inputs.image, inputs.scale, inputs.out_dir, inputs.true_kernel, loggers)
+        _, _, record = estimate_for_run(cfg, inputs.estimator, inputs.image, inputs.scale, inputs.out_dir,
+                                        inputs.true_kernel, loggers)
         result = finite({"input": str(cfg.input), "scale": list(inputs.scale), "estimator": str(cfg.estimator.name),
                          **dataclasses.asdict(record)})
         write_json(inputs.out_dir / "result.json", result)

@@ -1,4 +1,4 @@
-"""``kernel=estimated`` for one run: estimate the input's kernel (:mod:`zssr.kernelgan`), save it, score it against
+"""``kernel=estimated`` for one run: estimate the input's kernel (:mod:`zssr.estimators`), save it, score it against
 ``true_kernel`` when given, and say which kernel plan follows (estimated, fitted, rejected or failed)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from zssr.estimators.base import KernelEstimator
 from zssr.imageio import LoadedImage
 from zssr.kernels import bicubic_kernel, kernel_error, save_kernel
 from zssr.plan import Mode
@@ -22,22 +23,22 @@ def _error(kernel: np.ndarray, truth: np.ndarray | None) -> float | None:
     return None if truth is None else round(kernel_error(kernel, truth), 4)
 
 
-def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, float], out_dir: Path,
-                     true_kernel: np.ndarray | None, loggers: list) -> tuple[Mode, np.ndarray | None, KernelEstimation]:
+def estimate_for_run(cfg: DictConfig, estimator: KernelEstimator, image: LoadedImage, scale: tuple[float, float],
+                     out_dir: Path, true_kernel: np.ndarray | None,
+                     loggers: list) -> tuple[Mode, np.ndarray | None, KernelEstimation]:
     """Estimate, then save the kernel as ``<stem>_kernel_estimated`` (``.npy``, ``.mat`` and a picture beside the true
     kernel) or, when turned down as too wide, as ``<stem>_kernel_rejected``. Returns the plan's mode, the kernel ZSSR
     uses (None: bicubic) and the record for ``result.json``."""
     from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-    from zssr.kernelgan import estimate_kernel
-
     own = [CSVLogger(str(out_dir), name="kernelgan", version="")]
     own += [logger for logger in loggers if isinstance(logger, WandbLogger)]  # same run, kernelgan/* keys
-    est = estimate_kernel(image.rgb, scale, cfg.estimator, loggers=own,
-                          progress=bool(cfg.trainer.enable_progress_bar), seed=int(cfg.seed or 0))
+    est = estimator(image.rgb, scale, seed=int(cfg.seed or 0), loggers=own,
+                    progress=bool(cfg.trainer.enable_progress_bar))
     native = est.native_sharpness
     record = KernelEstimation(seconds=round(est.seconds, 3), iterations=est.iterations, fallback=est.fallback_reason,
-                              native_sharpness=native and round(native, 4), width_because=est.width_because)
+                              native_sharpness=native and round(native, 4), width_because=est.width_because,
+                              details=est.details or None)
     if est.blur is not None:
         record.blur = {"kind": est.blur.kind, "size": round(est.blur.size, 3),
                        "angle_deg": round(float(np.degrees(est.blur.angle)), 1), "optics": round(est.blur.optics, 3),
@@ -76,7 +77,7 @@ def estimate_for_run(cfg: DictConfig, image: LoadedImage, scale: tuple[float, fl
 
 
 def _picture(path: Path, kernel: np.ndarray, truth: np.ndarray | None, title: str) -> None:
-    from zssr.kernelgan import kernel_figure
+    from zssr.estimators import kernel_figure
 
     try:
         kernel_figure(path, kernel, truth, title=title)

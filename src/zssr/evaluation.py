@@ -159,6 +159,10 @@ def check(cfg: DictConfig) -> tuple[tuple[float, float], Degradation | None]:
         raise ZSSRError(f"unknown method(s) {', '.join(unknown)} (choose from {', '.join(METHODS)})")
     if "zssr" in cfg.methods:
         check_settings(cfg)
+        if kernel_name(cfg.kernel) == "estimated":
+            from zssr.estimators import build_estimator
+
+            build_estimator(cfg.estimator)
     if not bool(cfg.dataset.get("has_gt", True)):
         return scale, None
     if scale[0] != scale[1]:

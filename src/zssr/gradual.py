@@ -59,7 +59,7 @@ def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
 
 def batch_variants(cfg: DictConfig, device: torch.device) -> bool:
     """``inference.batch_variants``; ``auto``: batch on accelerators only, where it saves launches (on a CPU one
-    variant already fills the cores; docs/results.md)."""
+    variant already fills the cores; docs/lab/results.md)."""
     value = cfg.inference.batch_variants
     return device.type != "cpu" if value == "auto" else bool(value)
 

@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from zssr.errors import ZSSRError
 
 Image.MAX_IMAGE_PIXELS = None  # the limit is max_pixels, checked before decoding by every reader (pypng too)
-MAX_PIXELS = 50_000_000  # the default max_input_pixels (conf/train.yaml); docs/results.md: memory per input pixel
+MAX_PIXELS = 50_000_000  # the default max_input_pixels (conf/train.yaml); docs/lab/results.md: memory per input pixel
 
 
 @dataclass

@@ -44,6 +44,7 @@ class Inputs:
     compute: Compute  # precision and memory format on this machine
     schedule: list[tuple[float, float]]  # the scale of each gradual step
     back_projection_iters: list[int]  # per step, as configured
+    estimator: Any = None  # kernel=estimated: the KernelEstimator (zssr.estimators), built and checked up front
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,11 @@ def read_inputs(cfg: DictConfig) -> Inputs:
     image = open_input(cfg.input, max_pixels)
     check_size(image, scale)
     estimate = str(cfg.kernel) == "estimated"
+    estimator = None
+    if estimate:
+        from zssr.estimators import build_estimator
+
+        estimator = build_estimator(cfg.estimator)
     given = load_kernel(cfg.kernel) if cfg.kernel and not estimate else None
     true_kernel = load_kernel(cfg.true_kernel) if cfg.get("true_kernel") else None
     out_shape = check_output(image.size, scale, cfg.get("max_output_pixels"))
@@ -173,7 +179,7 @@ def read_inputs(cfg: DictConfig) -> Inputs:
     compute = choose_compute(str(cfg.precision), cfg.model.channels_last, cfg.trainer.get("accelerator", "auto"),
                              cfg.inference.channels_last)
     return Inputs(image, scale, given, estimate, true_kernel, gt, gt_cropped, out_dir, out_shape, compute,
-                  schedule, back_projection)
+                  schedule, back_projection, estimator)
 
 
 def prepare(cfg: DictConfig, inputs: Inputs, loggers: list) -> Job:
@@ -183,6 +189,6 @@ def prepare(cfg: DictConfig, inputs: Inputs, loggers: list) -> Job:
         return Job(inputs, kernel_plan(cfg, mode, inputs.given_kernel))
     from zssr.estimation import estimate_for_run
 
-    mode, kernel, record = estimate_for_run(cfg, inputs.image, inputs.scale, inputs.out_dir, inputs.true_kernel,
-                                            loggers)
+    mode, kernel, record = estimate_for_run(cfg, inputs.estimator, inputs.image, inputs.scale, inputs.out_dir,
+                                            inputs.true_kernel, loggers)
     return Job(inputs, kernel_plan(cfg, mode, kernel, record.fallback), record)

@@ -23,7 +23,7 @@ failed      bicubic (no estimate could be made)     raised [1]_    capped [2]_  
    checks (a fit was possible, and it is not too narrow for the image: ``estimator.min_native``) and
    ``kernel_guess.trust_fit`` is on: close enough to be given as a kernel is (on held-out BSD100 images the given
    kernel's settings gained 0.25 dB over the guess's with Gaussian kernels, 0.43 on two paths); ``trust_fit=false``
-   makes it ``estimated``, and so is a defocus disk (:attr:`zssr.kernelgan.spectral.BlurShape.trusted`).
+   makes it ``estimated``, and so is a defocus disk (:attr:`zssr.estimators.spectral.BlurShape.trusted`).
 """
 
 from __future__ import annotations

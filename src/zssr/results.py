@@ -45,6 +45,7 @@ class KernelEstimation:
     starts: list[dict] | None = None  # estimator.starts > 1: each start's seed, native sharpness, error, whether used
     width_because: str | None = None  # estimator=spectral: why its fit gave way to the isotropic width
     blur: dict | None = None  # estimator=spectral: the motion path or defocus disk taken in place of the Gaussian
+    details: dict | None = None  # what else an estimator reports (Estimate.details)
 
 
 @dataclass

@@ -104,6 +104,15 @@ class PerScale:
         return None
 
 
+def require(key: str, value: Any, rule: Any) -> Any:
+    """``value`` if ``rule`` (:class:`Number`, :class:`OneOf`, :class:`PerScale`, ...) allows it; else one
+    :class:`ZSSRError` line naming ``key``. For the constructors that declare a role's settings."""
+    problem = rule.problem(value)
+    if problem:
+        raise ZSSRError(f"{key} {problem}, got {value!r}")
+    return value
+
+
 def factor_key(key: Any) -> float | None:
     """``'x2'`` -> 2.0; None if ``key`` does not name an SR factor > 1."""
     try:
@@ -126,7 +135,7 @@ def for_factor(value: Any, scale: tuple[float, float]) -> Any:
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "32", "32-true", "bf16-mixed", "16-mixed")
 AUTO_OR_BOOL = OneOf(("auto", True, False))
 
-# key -> rule; keys under ``estimator`` apply when kernel=estimated
+# key -> rule (an estimator's settings are its class's: zssr.estimators)
 RULES: dict[str, Any] = {
     "precision": OneOf(PRECISIONS),
     "gradual_levels": Number(0),
@@ -172,33 +181,12 @@ RULES: dict[str, Any] = {
     "kernel_guess.son_noise_std": Number(0, integer=False),
     "kernel_guess.back_projection_iters": Number(0, optional=True),
     "kernel_guess.trust_fit": OneOf((True, False)),
-    "estimator.max_steps": Number(1),
-    "estimator.crop_size": Number(32),  # the generator's 13x13 kernel and the 7x7 discriminator need room
-    "estimator.keep": Number(1),
-    "estimator.starts": Number(1),
-    "estimator.sharpness_limit": PerScale(Number(0, integer=False, optional=True)),
-    "estimator.threads": Number(1, optional=True),
-    "estimator.module.prior": OneOf((True, False)),
-    "estimator.method": OneOf(("gan", "spectral")),
-    "estimator.native_target": PerScale(Number(0, integer=False, optional=True, open_low=True)),
-}
-
-SPECTRAL_RULES = {  # the settings of estimator.method=spectral only
-    "estimator.shape": OneOf(("anisotropic", "isotropic")),
-    "estimator.shrink": Number(0, integer=False, open_low=True),
-    "estimator.min_native": Number(0, integer=False, optional=True),
-    "estimator.blur_ratio": Number(0, 1, integer=False, open_low=True, optional=True),
-    "estimator.slope_prior": Number(0, integer=False, open_low=True),
-    "estimator.slope_prior_weight": Number(0, integer=False),
 }
 
 
 def check_settings(cfg: DictConfig) -> None:
     """Reject a value outside :data:`RULES` in one line, naming the key."""
-    estimated = str(cfg.get("kernel")) == "estimated"
     for key, rule in RULES.items():
-        if key.startswith("estimator.") and not estimated:
-            continue
         value = OmegaConf.select(cfg, key, default=None)
         if value is None and OmegaConf.select(cfg, key.rsplit(".", 1)[0], default=None) is None:
             continue  # the whole node is off (callbacks.lr_policy: null under recipe=efficient)
@@ -220,19 +208,6 @@ def check_settings(cfg: DictConfig) -> None:
         raise ZSSRError("data.crop_schedule follows the learning rate's phases, but callbacks.crop_schedule is off "
                         "(recipe=average has no phases: phases by step are "
                         "'+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[300]}')")
-    if estimated and OmegaConf.select(cfg, "estimator.method", default=None) == "spectral":
-        target = OmegaConf.select(cfg, "estimator.native_target", default=None)
-        if target is None or (isinstance(target, DictConfig) and None in target.values()):
-            raise ZSSRError(f"estimator.native_target must be set for estimator.method=spectral, got {target!r}")
-        for key, rule in SPECTRAL_RULES.items():
-            value = OmegaConf.select(cfg, key, default=None)
-            problem = rule.problem(value)
-            if problem:
-                raise ZSSRError(f"{key} {problem} for estimator.method=spectral, got {value!r}")
-    if estimated and OmegaConf.select(cfg, "estimator.module.prior", default=False):
-        from zssr.kernelgan.flow_prior import load_prior
-
-        load_prior(OmegaConf.select(cfg, "estimator.module.prior_file", default=None))  # missing or damaged: one line
 
 
 def as_list(value: Any) -> list:

@@ -16,7 +16,7 @@ from zssr.errors import ZSSRError
 class Vignette(Step):
     """Multiplies the image by ``1 - strength r^2``, ``r`` the distance from the centre (1 at the corners)."""
 
-    def __init__(self, strength: float = 0.3):
+    def __init__(self, *, strength: float):
         if not 0 <= strength < 1:
             raise ZSSRError(f"Vignette: strength must be in [0, 1), got {strength}")
         self.strength = strength

@@ -3,7 +3,8 @@
 A step is any callable ``step(x, rng)`` that changes the :class:`Sample` ``x`` in place, drawing its randomness only
 from ``rng`` (the generator the runner seeds per image). Each class here is one step; its typed ``__init__`` is the
 one declaration of its settings, which a YAML under ``conf/degradation/`` fills in by ``_target_``. A number that may
-be drawn per image is given as a value or as ``[low, high]`` (:func:`draw`).
+be drawn per image is given as a value or as ``[low, high]`` (:func:`draw`). The values (and why) are in the YAML
+files; the classes take each setting by keyword, with no default of their own.
 
 Blur steps only choose the kernel (recorded as the degradation's kernel); the downscale applies it, blurring and
 subsampling in one, with the kernel centred as this project's kernels are (:func:`zssr.resize.kernel_downscale`).
@@ -108,7 +109,7 @@ class GaussianBlur(Blur):
     """The paper's Table 2 kernels: an anisotropic Gaussian, its variances ``U[low s^2, high s^2]`` (at least
     ``min_variance``), at a random angle; ``size`` the grid (default ``4 s + 3``, odd)."""
 
-    def __init__(self, low: float = 0.0, high: float = 1.0, min_variance: float = 0.05, size: int | None = None):
+    def __init__(self, *, low: float, high: float, min_variance: float, size: int | None):
         check_range([low, high], "GaussianBlur: [low, high]")
         self.low, self.high, self.min_variance, self.size = low, high, min_variance, size
 
@@ -120,7 +121,7 @@ class KernelGANBlur(Blur):
     """KernelGAN's benchmark kernels: variances ``U[low s, high s]``, a random angle, each value times
     ``1 + U[-noise, noise]``."""
 
-    def __init__(self, low: float = 0.175, high: float = 2.5, noise: float = 0.4, size: int | None = None):
+    def __init__(self, *, low: float, high: float, noise: float, size: int | None):
         check_range([low, high], "KernelGANBlur: [low, high]")
         check_range(noise, "KernelGANBlur: noise", high=1.0)
         self.low, self.high, self.noise, self.size = low, high, noise, size
@@ -132,7 +133,7 @@ class KernelGANBlur(Blur):
 class IsotropicGaussianBlur(Blur):
     """A round Gaussian of standard deviation ``sigma`` HR pixels (a value, or ``[low, high]`` drawn per image)."""
 
-    def __init__(self, sigma: Range = 1.0):
+    def __init__(self, *, sigma: Range):
         self.sigma = check_range(sigma, "IsotropicGaussianBlur: sigma", low=0.1, high=20.0)
 
     def kernel(self, scale: int, rng: np.random.Generator) -> np.ndarray:
@@ -145,8 +146,7 @@ class MotionDefocusBlur(Blur):
     """A motion path of ``length`` x s HR pixels (a ``motion_share`` of images) or a defocus disk of ``radius`` x s,
     through a Gaussian of ``optics`` x s for the lens."""
 
-    def __init__(self, motion_share: float = 0.5, length: Sequence[float] = (1, 4),
-                 radius: Sequence[float] = (0.5, 1.25), optics: float = 0.25):
+    def __init__(self, *, motion_share: float, length: Sequence[float], radius: Sequence[float], optics: float):
         self.motion_share = check_range(motion_share, "MotionDefocusBlur: motion_share", high=1.0)
         self.length = check_pair(length, "MotionDefocusBlur: length", low=0.1)
         self.radius = check_pair(radius, "MotionDefocusBlur: radius", low=0.1)
@@ -159,7 +159,7 @@ class MotionDefocusBlur(Blur):
 class KernelFile(Blur):
     """A kernel from a file (``.mat`` or ``.npy``), or from a folder of them, one drawn per image."""
 
-    def __init__(self, path: str):
+    def __init__(self, *, path: str):
         self.path = Path(path).expanduser()
         files = sorted(p for p in self.path.glob("*") if p.suffix.lower() in (".mat", ".npy")) \
             if self.path.is_dir() else [self.path]
@@ -177,7 +177,7 @@ class Downscale(Step):
     (``method: auto``); ``bicubic`` insists on MATLAB's bicubic, ``subsample`` keeps every s-th pixel (no blur: the
     pixel nearest the LR pixel's centre), or blurs with the chosen kernel first."""
 
-    def __init__(self, method: Literal["auto", "bicubic", "subsample"] = "auto"):
+    def __init__(self, *, method: Literal["auto", "bicubic", "subsample"]):
         if method not in ("auto", "bicubic", "subsample"):
             raise ZSSRError(f"Downscale: method must be auto, bicubic or subsample, got {method}")
         self.method = method
@@ -207,7 +207,7 @@ class GaussianNoise(Step):
 
     mode = "gaussian"
 
-    def __init__(self, sigma: Range = 0.05):
+    def __init__(self, *, sigma: Range):
         self.sigma = check_range(sigma, f"{type(self).__name__}: sigma", high=1.0)
 
     def __call__(self, x: Sample, rng: np.random.Generator) -> None:
@@ -223,7 +223,7 @@ class SpeckleNoise(GaussianNoise):
 class PoissonNoise(Step):
     """Shot noise: white is ``peak`` photons (a value or ``[low, high]``); fewer photons, more noise."""
 
-    def __init__(self, peak: Range = 255.0):
+    def __init__(self, *, peak: Range):
         self.peak = check_range(peak, "PoissonNoise: peak", low=1.0)
 
     def __call__(self, x: Sample, rng: np.random.Generator) -> None:
@@ -243,7 +243,7 @@ def jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
 class JPEG(Step):
     """A round trip through JPEG at ``quality`` (1-95; a value or ``[low, high]``, drawn per image)."""
 
-    def __init__(self, quality: Range = 45):
+    def __init__(self, *, quality: Range):
         self.quality = check_range(quality, "JPEG: quality", low=1, high=95)
 
     def __call__(self, x: Sample, rng: np.random.Generator) -> None:
@@ -253,7 +253,7 @@ class JPEG(Step):
 class OneOf(Step):
     """One of ``options`` (name -> step), drawn per image with equal odds; the name is recorded as what was applied."""
 
-    def __init__(self, options: Mapping[str, Step]):
+    def __init__(self, *, options: Mapping[str, Step]):
         if not options or not all(callable(s) for s in options.values()):
             raise ZSSRError("OneOf: options must map names to steps (each with a _target_)")
         self.options = dict(options)

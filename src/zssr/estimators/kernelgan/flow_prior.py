@@ -13,10 +13,10 @@ The training family (:func:`training_kernel`, this project's choice): two thirds
 eigenvalues ``U[0.05, 5]`` HR px^2 and a random angle (covering both the ZSSR paper's Table 2 draw, ``U[0, s^2]``,
 and FKP's ``[0.175 s, 2.5 s]``), one third the motion and defocus kernels of ``degradation=motion_defocus``. No image
 is involved, so an estimator using it stays image-zero-shot. Both benchmark kernel families are inside the prior's
-training family; docs/kernel_estimation.md says what that means for the numbers.
+training family; docs/lab/kernel_estimation.md says what that means for the numbers.
 
-``python -m zssr.kernelgan.flow_prior --out src/zssr/kernelgan/kernel_prior_x2.pt`` retrains the shipped weights
-(seeded; the file records the command's settings and the validation negative log-likelihood).
+``python -m zssr.estimators.kernelgan.flow_prior --out src/zssr/estimators/kernelgan/kernel_prior_x2.pt`` retrains the
+shipped weights (seeded; the file records the command's settings and the validation negative log-likelihood).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from zssr.errors import ZSSRError
-from zssr.kernelgan.nets import downscale_by
+from zssr.estimators.kernelgan.nets import downscale_by
 from zssr.kernels import kernel_centre
 
 SIZE = 13  # the estimator's x2 kernel grid (the deep linear generator's 13x13)
@@ -120,7 +120,7 @@ def bicubic_like(size: int = SIZE, scale: int = SCALE) -> np.ndarray:
 class PriorGenerator(nn.Module):
     """The kernel GAN's generator with the kernel drawn from the prior: its only trainable parameter is the latent
     ``z``, started at :func:`bicubic_like`'s latent (the prior is frozen). Same interface as
-    :class:`~zssr.kernelgan.nets.DeepLinearGenerator`."""
+    :class:`~zssr.estimators.kernelgan.nets.DeepLinearGenerator`."""
 
     def __init__(self, prior: KernelPrior, scale: int = SCALE) -> None:
         super().__init__()
@@ -145,7 +145,7 @@ def save_prior(path: Path, prior: KernelPrior, record: dict) -> None:
 def load_prior(path: str | None = None) -> KernelPrior:
     """The prior at ``path`` (None: the one shipped with the package); one clear error when missing or unusable."""
     file = Path(path) if path else SHIPPED
-    retrain = "retrain it with: python -m zssr.kernelgan.flow_prior --out <file>"
+    retrain = "retrain it with: python -m zssr.estimators.kernelgan.flow_prior --out <file>"
     if not file.is_file():
         raise ZSSRError(f"kernel prior file not found: {file}; {retrain}")
     try:

@@ -1,4 +1,4 @@
-"""Memory and time of ZSSR on a large input (tiled inference): ``python benchmarks/large_image.py --size 2000``.
+"""Memory and time of ZSSR on a large input (tiled inference): ``python benchmarks/speed/large_image.py --size 2000``.
 
 Synthesises a smooth-plus-texture RGB image of ``size x size``, runs the full pipeline at x2 with a short training
 budget (inference cost does not depend on it), and reports the seconds spent in training and inference and the peak
@@ -38,7 +38,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"synthetic_{args.size}.png"
         Image.fromarray(synthetic(args.size)).save(path)
-        # the 2018 schedule's 128-pixel crops, as the timings in docs/results.md
+        # the 2018 schedule's 128-pixel crops, as the timings in docs/lab/results.md
         cfg = compose_config([f"input={path}", f"trainer.max_steps={args.steps}", "logger=none", "callbacks=none",
                               "trainer.enable_progress_bar=false", "recipe=zssr2018", *args.overrides],
                              output_dir=Path(tmp) / "run")
@@ -52,7 +52,7 @@ def main() -> None:
     print(f"{'input':>10s} {'output':>12s} {'train s':>8s} {'infer s':>8s} {'peak GiB':>9s}")
     print(f"{args.size:>10d} {'x'.join(map(str, row['output_size'])):>12s} {row['train_seconds']:8.1f} "
           f"{row['inference_seconds']:8.1f} {peak_gib:9.2f}")
-    out = Path(__file__).parent / "results"
+    out = Path(__file__).resolve().parents[1] / "results"
     out.mkdir(exist_ok=True)
     (out / f"large_image_{args.size}.json").write_text(json.dumps(row, indent=2))
 

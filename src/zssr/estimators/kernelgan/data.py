@@ -10,7 +10,7 @@ import scipy.ndimage
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from zssr.kernelgan.nets import ESTIMATION_SCALE
+from zssr.estimators.kernelgan.nets import ESTIMATION_SCALE
 from zssr.metrics import luma
 from zssr.resize import imresize
 

@@ -1,8 +1,8 @@
 """End-to-end quality and time of ZSSR on the reference images, at one or more precisions.
 
-    python benchmarks/quality.py --suite examples            # bsd_001 and kernel_example (true vs bicubic kernel)
-    python benchmarks/quality.py --suite set5 --precision bf16 fp32
-    python benchmarks/quality.py --suite bsd100 --count 10  # the seeded subset that dataset.count=10 picks
+    python benchmarks/speed/quality.py --suite examples            # bsd_001 and kernel_example (true vs bicubic kernel)
+    python benchmarks/speed/quality.py --suite set5 --precision bf16 fp32
+    python benchmarks/speed/quality.py --suite bsd100 --count 10  # the seeded subset that dataset.count=10 picks
 
 Per image: PSNR / SSIM, iterations, training FLOPs, ms per iteration and seconds; with the CPU flags and the compute
 path chosen. Needs the benchmark images (``paths.data_dir``: ``ZSSR_DATA_DIR``). Prints a table and writes JSON to
@@ -116,7 +116,7 @@ def main() -> None:
     paths = sorted({(r["compute"]["precision"], r["compute"]["channels_last"]) for r in rows})
     print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, flags "
           f"{' '.join(k for k, v in flags.items() if v)}; (precision, training channels-last): {paths}")
-    results = Path(__file__).parent / "results"
+    results = Path(__file__).resolve().parents[1] / "results"
     results.mkdir(exist_ok=True)
     path = results / f"quality_{args.suite}{args.tag}.json"
     path.write_text(json.dumps({"suite": args.suite, "overrides": args.overrides, "torch": torch.__version__,

@@ -7,8 +7,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from zssr.kernelgan.nets import ESTIMATION_SCALE, DeepLinearGenerator, PatchDiscriminator
-from zssr.kernelgan.priors import boundary_mask, kernel_priors
+from zssr.estimators.kernelgan.nets import ESTIMATION_SCALE, DeepLinearGenerator, PatchDiscriminator
+from zssr.estimators.kernelgan.priors import boundary_mask, kernel_priors
 
 
 class KernelGANModule(pl.LightningModule):
@@ -39,7 +39,7 @@ class KernelGANModule(pl.LightningModule):
 
     def use_prior(self, prior_file: str | None) -> None:
         """Draw the kernel from the learned prior (:mod:`.flow_prior`) instead of the deep linear generator."""
-        from zssr.kernelgan.flow_prior import PriorGenerator, load_prior
+        from zssr.estimators.kernelgan.flow_prior import PriorGenerator, load_prior
 
         self.G = PriorGenerator(load_prior(prior_file))
         self.mask = boundary_mask(self.G.kernel_size).to(self.mask)

@@ -1,6 +1,7 @@
 """How much ZSSR loses when its kernel is the right shape but the wrong size: the price of a kernel estimate's error.
 
-    python benchmarks/kernel_sensitivity.py [--images 102061 103070 108070 12084 123074] [--factors 0.7,0.85,1,1.2]
+    python benchmarks/calibration/kernel_sensitivity.py [--images 102061 103070 108070 12084 123074]
+        [--factors 0.7,0.85,1,1.2]
         [overrides ...]
 
 Each held-out BSD100 image (outside the reported subset) is degraded as ``evaluate.py dataset=bsd100
@@ -8,7 +9,7 @@ degradation=random_kernel`` does (same seeds; the kernels are Gaussians). ZSSR (
 plan an estimate that passed its checks also gets) then runs with the Gaussian whose covariance is the true kernel's
 times each factor: 1 is the true kernel's size, 1.2 a kernel 20% too wide in variance. The default overrides are
 ``recipe=first_cut threads=1`` (the first-cut schedule measures the same as the 2018 one on the true kernel; see
-docs/results.md); anything after the options is passed on as further overrides. Prints PSNR per image and factor and
+docs/lab/results.md); anything after the options is passed on as further overrides. Prints PSNR per image and factor and
 the mean loss against factor 1, and writes ``benchmarks/results/kernel_sensitivity<tag>.json``. Needs the benchmark
 images (``ZSSR_DATA_DIR``); about a minute and a half per run on two cores.
 """
@@ -29,7 +30,7 @@ from PIL import Image
 from zssr.api import compose_config
 from zssr.datasets import reported_split
 from zssr.degradations import degrade, image_seed
-from zssr.kernelgan.spectral import gaussian_of_axes
+from zssr.estimators.spectral import gaussian_of_axes
 from zssr.kernels import kernel_covariance
 from zssr.pipeline import train
 
@@ -78,7 +79,7 @@ def main() -> int:
     if "1" in keys:
         summary = {k: float(np.mean([r[k] - r["1"] for r in rows])) for k in keys}
         print("| mean change against x1 | " + " | ".join(f"{summary[k]:+.2f}" for k in keys) + " |")
-    out = Path(__file__).resolve().parent / "results" / f"kernel_sensitivity{args.tag}.json"
+    out = Path(__file__).resolve().parents[1] / "results" / f"kernel_sensitivity{args.tag}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"factors": factors, "overrides": overrides, "rows": rows,
                                "mean_change": summary}, indent=2))

@@ -12,7 +12,7 @@ The losses and schedule follow the paper: L1 GAN loss; the kernel regularisers (
 sparsity); a loss pulling the generator towards bicubic downscaling at the start, decayed once it is met, when the
 centre and sparsity terms come in; Adam 2e-4 (beta1 0.5); learning rates /10 every 750 steps. The paper runs 3000
 steps; the default here is 1500, since by then the learning rate is 2e-6 and the kernel barely moves afterwards
-(``estimator.max_steps=3000`` restores the paper's; docs/kernel_estimation.md).
+(``estimator.max_steps=3000`` restores the paper's; docs/lab/kernel_estimation.md).
 
 The result follows this project's kernel convention (:func:`zssr.resize.kernel_downscale`): negligible values zeroed,
 then shifted so the centre of mass sits at ``K // 2 + (s - 1) / 2``, the centre of the LR pixel in HR coordinates (as
@@ -21,19 +21,16 @@ stretch the x2 kernel by ``s / 2`` per axis, an approximation that is exact for 
 the factor, as the paper's random kernels do.
 
 Modules: :mod:`.nets` (generator, discriminator), :mod:`.priors` (kernel regularisers), :mod:`.data` (crops),
-:mod:`.module` (the GAN and its schedule), :mod:`.guard` (can the image give a kernel; is an estimate too wide),
-:mod:`.estimate` (the whole estimation), :mod:`.figures` (kernel pictures), :mod:`.flow_prior` (a learned kernel
-prior, ``estimator=kernelgan_fkp``), :mod:`.spectral` (a Gaussian fitted to the spectrum, no GAN,
-``estimator=spectral``). The kernel conventions (centre, clean-up,
-other scales, error) are :mod:`zssr.kernels`.
+:mod:`.module` (the GAN and its schedule), :mod:`.estimator` (the estimator: starts, clean-up, the medoid),
+:mod:`.flow_prior` (a learned kernel prior, ``estimator=kernelgan_fkp``). What all estimators share (the fallbacks,
+the too-wide check, pictures) is in :mod:`zssr.estimators`; the kernel conventions (centre, clean-up, other scales,
+error) are :mod:`zssr.kernels`.
 """
 
-from zssr.kernelgan.data import KernelGANDataModule
-from zssr.kernelgan.estimate import Estimate, estimate_kernel
-from zssr.kernelgan.figures import kernel_figure
-from zssr.kernelgan.guard import kernel_passband, sharpness_ratio
-from zssr.kernelgan.module import KernelGANModule
-from zssr.kernelgan.nets import DeepLinearGenerator, PatchDiscriminator
+from zssr.estimators.kernelgan.data import KernelGANDataModule
+from zssr.estimators.kernelgan.estimator import KernelGANEstimator, choose
+from zssr.estimators.kernelgan.module import KernelGANModule
+from zssr.estimators.kernelgan.nets import DeepLinearGenerator, PatchDiscriminator
 
-__all__ = ["DeepLinearGenerator", "PatchDiscriminator", "KernelGANModule", "KernelGANDataModule", "Estimate",
-           "estimate_kernel", "kernel_figure", "kernel_passband", "sharpness_ratio"]
+__all__ = ["DeepLinearGenerator", "KernelGANDataModule", "KernelGANEstimator", "KernelGANModule", "PatchDiscriminator",
+           "choose"]

@@ -1,6 +1,6 @@
 """Images per hour of ``evaluate.py``: one job using every core vs ``k`` joblib jobs sharing them.
 
-    python benchmarks/evaluate_throughput.py --images 4 --jobs 1 2 [--steps 500]
+    python benchmarks/speed/evaluate_throughput.py --images 4 --jobs 1 2 [--steps 500]
 
 The parallel runs split the same images into ``k`` shards (``dataset.shard=[i,k]``) of one Hydra multirun with
 ``hydra/launcher=joblib``; each job gets an even share of the cores automatically. Uses the offline ``samples``
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = ["astronaut", "chelsea", "coffee", "camera", "rocket", "immunohistochemistry", "coins",
           "hubble_deep_field"]
 
@@ -34,7 +34,7 @@ def main() -> int:
     print(f"{'jobs':>5s} {'images':>7s} {'wall s':>8s} {'images/hour':>12s}")
     for k in args.jobs:
         with tempfile.TemporaryDirectory() as tmp:
-            # the 2018 schedule's 128-pixel crops, as the timings in docs/results.md
+            # the 2018 schedule's 128-pixel crops, as the timings in docs/lab/results.md
             cmd = [sys.executable, str(ROOT / "evaluate.py"), f"dataset.samples=[{','.join(photos)}]",
                    "methods=[zssr]", f"trainer.max_steps={args.steps}", "recipe=zssr2018"]
             if k == 1:

@@ -1,4 +1,4 @@
-"""Train and inference time against input size: ``python benchmarks/scaling.py [--sizes 128 256 512 1024]``.
+"""Train and inference time against input size: ``python benchmarks/speed/scaling.py [--sizes 128 256 512 1024]``.
 
 ZSSR trains on fixed-size crops, so the time per training iteration should not depend on the input size, while
 inference (8 variants, back-projection) grows with the number of pixels. Each size runs the full pipeline at x2 on a
@@ -38,7 +38,7 @@ def main() -> None:
             Image.fromarray(synthetic(size)).save(path)
             runs = []
             for steps in (args.steps, 2 * args.steps):  # the difference is the steady per-step cost
-                # the 2018 schedule's 128-pixel crops, as the timings in docs/results.md
+                # the 2018 schedule's 128-pixel crops, as the timings in docs/lab/results.md
                 cfg = compose_config([f"input={path}", f"trainer.max_steps={steps}", "logger=none",
                                       "callbacks=none", "trainer.enable_progress_bar=false", "recipe=zssr2018",
                                       *args.overrides],
@@ -57,7 +57,7 @@ def main() -> None:
         print(f"{size:>6d} {'x'.join(map(str, row['output_size'])):>10s} {row['ms_per_iteration']:8.1f} "
               f"{row['setup_seconds']:8.2f} {row['inference_seconds']:8.2f} {row['us_per_output_pixel']:10.2f}",
               flush=True)
-    out = Path(__file__).parent / "results"
+    out = Path(__file__).resolve().parents[1] / "results"
     out.mkdir(exist_ok=True)
     (out / "scaling.json").write_text(json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=2))
 

@@ -1,10 +1,10 @@
 """Calibrating ``estimator.sharpness_limit``: how sharp are natural images once their kernel's blur is taken out?
 
-    python benchmarks/kernel_guard.py [--images 80] [--seed 777] [--quantile 0.95] [--scale 2]
+    python benchmarks/calibration/kernel_guard.py [--images 80] [--seed 777] [--quantile 0.95] [--scale 2]
 
 Takes BSD100 images *outside* the seeded 20-image subset that the results are reported on (``dataset.count=20``,
 seed 1234), degrades each with its own random kernel of the paper's Table 2 (seeded by ``--seed``), and measures the
-LR image's :func:`zssr.kernelgan.sharpness_ratio` over the *true* kernel's :func:`zssr.kernelgan.kernel_passband`:
+LR image's :func:`zssr.estimators.sharpness_ratio` over the *true* kernel's :func:`zssr.estimators.kernel_passband`:
 the image's native sharpness. ``kernel=estimated`` rejects an estimate that leaves a native sharpness above the
 limit, which is this distribution's ``--quantile``. Also prints how often the limit is passed with the true kernel
 (a wrong rejection) when the same LR images carry white noise or JPEG compression, and how the plain ratio tracks the
@@ -25,7 +25,7 @@ import torch
 from zssr.api import data_dir
 from zssr.datasets import reported_split
 from zssr.degradations import add_noise, degrade, image_seed, jpeg
-from zssr.kernelgan import kernel_passband, sharpness_ratio
+from zssr.estimators import kernel_passband, sharpness_ratio
 from zssr.kernels import kernel_covariance
 
 DATA = data_dir()
@@ -78,7 +78,7 @@ def main() -> int:
         table[name] = {"median_native": float(np.median(n)), "above_limit": float((n > limit).mean())}
         print(f"{name:12s} {table[name]['median_native']:14.3f} {table[name]['above_limit']:16.2f}")
     suffix = "" if args.scale == 2 else f"_x{args.scale}"
-    out = Path(__file__).resolve().parent / "results" / f"kernel_guard{suffix}.json"
+    out = Path(__file__).resolve().parents[1] / "results" / f"kernel_guard{suffix}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"images": len(rows), "seed": args.seed, "scale": args.scale, "quantile": args.quantile,
                                "limit": limit, "correlation_ratio_kernel_size": corr, "variants": table, "rows": rows},

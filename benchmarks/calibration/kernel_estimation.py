@@ -1,7 +1,8 @@
 """Accuracy and time of kernel estimation (``kernel=estimated``) on BSD100 images with the paper's random kernels.
 
-    python benchmarks/kernel_estimation.py --images 8 [--steps 3000] [--keep 40] [--threads 1]
-    python benchmarks/kernel_estimation.py --held-out --images 12 --estimator kernelgan_fkp [estimator.module.lr=2e-3]
+    python benchmarks/calibration/kernel_estimation.py --images 8 [--steps 3000] [--keep 40] [--threads 1]
+    python benchmarks/calibration/kernel_estimation.py --held-out --images 12 --estimator kernelgan_fkp
+        [estimator.module.lr=2e-3]
 
 ``--held-out`` takes images outside the reported 20-image subset (``dataset.count=20``), the ones to tune on; by
 default the images are the seeded subset ``dataset.count=N`` picks (seed 1234). ``--degradation motion_defocus``
@@ -9,7 +10,7 @@ scores against motion and defocus kernels instead of the paper's Gaussians; ``--
 kernelgan_kernel`` against KernelGAN's x4 kernels (the x4 estimate is derived from the x2 one, as ZSSR gets it).
 
 Each image is degraded exactly as ``evaluate.py dataset=bsd100 degradation=random_kernel`` does (same seeds), its
-kernel estimated from the LR image alone, and scored with :func:`zssr.kernelgan.kernel_error` (relative L2 after
+kernel estimated from the LR image alone, and scored with :func:`zssr.kernels.kernel_error` (relative L2 after
 aligning centres) next to the error of assuming the bicubic kernel, and the error of the kernel ZSSR is then given
 ("used": bicubic where the estimate is rejected as too wide, ``estimator.sharpness_limit``). Prints a table and
 writes JSON to ``benchmarks/results/kernel_estimation.json``. Needs the benchmark images (``ZSSR_DATA_DIR``).
@@ -29,7 +30,7 @@ import torch
 from zssr.api import compose_config, data_dir
 from zssr.datasets import list_images, reported_split
 from zssr.degradations import degrade, image_seed
-from zssr.kernelgan import estimate_kernel
+from zssr.estimators import estimate_kernel
 from zssr.kernels import bicubic_kernel, kernel_error
 from zssr.settings import for_factor
 
@@ -98,7 +99,7 @@ def main() -> int:
     print(f"{'mean':>8} {summary['mean_estimated_error'] or float('nan'):10.3f} {summary['mean_bicubic_error']:8.3f} "
           f"{summary['mean_used_error']:6.3f}{'':10s} {summary['median_seconds']:8.1f} (median); "
           f"{summary['rejected']} rejected as too wide")
-    out = Path(__file__).resolve().parent / "results" / f"kernel_estimation{args.tag}.json"
+    out = Path(__file__).resolve().parents[1] / "results" / f"kernel_estimation{args.tag}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=2))
     print(f"wrote {out}")

@@ -1,8 +1,8 @@
 """Milliseconds per training iteration: plain PyTorch loops vs the Lightning framework on the path it chooses.
 
-    python benchmarks/iteration_speed.py [--iters 200] [--crop 128] [--repeats 3] [--bf16]
-    python benchmarks/iteration_speed.py --profile --iters 20   # framework vs plain loop, back to back, profiled
-    python benchmarks/iteration_speed.py --device cuda          # the same rows on the GPU
+    python benchmarks/speed/iteration_speed.py [--iters 200] [--crop 128] [--repeats 3] [--bf16]
+    python benchmarks/speed/iteration_speed.py --profile --iters 20   # framework vs plain loop, back to back, profiled
+    python benchmarks/speed/iteration_speed.py --device cuda          # the same rows on the GPU
 
 Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 NCHW, fp32 channels-last and, on CPUs
 with native bf16 (or with ``--bf16``, or on a GPU), bf16 autocast + channels-last; then the framework (Trainer +
@@ -226,7 +226,7 @@ def main() -> None:
     for name, ms in rows:
         spread = " ".join(f"{t:.1f}" for t in times[name])
         print(f"{name:45s} {ms:8.1f} {flops / ms / 1e6:8.0f} {ms / fastest:16.2f} {spread:>24s}")
-    out = Path(__file__).parent / "results"
+    out = Path(__file__).resolve().parents[1] / "results"
     out.mkdir(exist_ok=True)
     name = "iteration_speed.json" if args.device == "cpu" else f"iteration_speed_{args.device}.json"
     (out / name).write_text(json.dumps({"device": args.device, "gpu": gpu,

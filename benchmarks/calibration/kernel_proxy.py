@@ -1,6 +1,7 @@
 """What a kernel is worth to SR, without training: a proxy for tuning kernel estimators in seconds per image.
 
-    python benchmarks/kernel_proxy.py [--images 80] [--scale 2] [--degradation random_kernel] [--targets 0.4,0.62]
+    python benchmarks/calibration/kernel_proxy.py [--images 80] [--scale 2] [--degradation random_kernel]
+        [--targets 0.4,0.62]
 
 Each held-out BSD100 image (outside the reported 20-image subset; ``--subset`` scores the subset instead, once a setting
 is chosen) is degraded exactly as ``evaluate.py dataset=bsd100`` does, upscaled with bicubic interpolation and then
@@ -10,7 +11,8 @@ that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian c
 (``oracle_iso``), ``estimator=spectral``'s fitted Gaussian (``shape: anisotropic``) at each ``estimator.shrink`` in
 ``--shrinks`` (``--slope-weight``: its ``estimator.slope_prior_weight``) and its isotropic width (``shape: isotropic``)
 at each ``estimator.native_target`` in ``--targets``. On 19 images where ZSSR ran with the bicubic kernel and with
-``spectral``'s isotropic estimate, the proxy's difference between the two tracked ZSSR's (docs/kernel_estimation.md).
+``spectral``'s isotropic estimate, the proxy's difference between the two tracked ZSSR's
+(docs/lab/kernel_estimation.md).
 Prints the mean, the mean kernel error, the worst image against the bicubic kernel and how many images are more than 0.3
 dB below it, per candidate, and writes ``benchmarks/results/kernel_proxy<tag>.json``. Needs the benchmark images
 (``ZSSR_DATA_DIR``).
@@ -27,8 +29,8 @@ import numpy as np
 import torch
 from bsd100_kernels import add_image_options, degraded_images, numbers
 
+from zssr.estimators.spectral import anisotropic_kernel, gaussian_widths, spectral_kernel
 from zssr.inference import back_project, stable_rounds
-from zssr.kernelgan.spectral import anisotropic_kernel, gaussian_widths, spectral_kernel
 from zssr.kernels import bicubic_kernel, kernel_error
 from zssr.metrics import psnr, shave_for
 from zssr.resize import imresize
@@ -80,7 +82,7 @@ def main() -> int:
     for name, v in summary.items():
         print(f"{name:>16} {v['mean']:10.3f} {v['kernel_error']:13.3f} {v['worst_vs_bicubic']:17.2f} "
               f"{v['below_bicubic_0.3']:17d}")
-    out = Path(__file__).resolve().parent / "results" / f"kernel_proxy{args.tag}.json"
+    out = Path(__file__).resolve().parents[1] / "results" / f"kernel_proxy{args.tag}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"images": len(rows), "subset": args.subset, "scale": s, "degradation": args.degradation,
                                "iterations": args.iterations, "summary": summary, "rows": rows}, indent=2))

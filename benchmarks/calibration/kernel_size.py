@@ -1,17 +1,18 @@
 """How far the spectral fit's kernel size is from the true kernel's, and what that predicts ZSSR loses: no training.
 
-    python benchmarks/kernel_size.py [--scale 2] [--degradation random_kernel] [--images 80]
+    python benchmarks/calibration/kernel_size.py [--scale 2] [--degradation random_kernel] [--images 80]
         [--weights 0,3] [--priors 2] [--shrinks 0.8,0.85,0.9,0.95,1]
 
 For each held-out BSD100 image (outside the reported subset; ``--subset`` scores the subset instead, to read a
 result there, never to tune), degraded as ``evaluate.py dataset=bsd100`` does, the
-kernel of ``estimator=spectral`` (``zssr.kernelgan.spectral.anisotropic_kernel``) is made for every slope prior
+kernel of ``estimator=spectral`` (``zssr.estimators.spectral.anisotropic_kernel``) is made for every slope prior
 (``estimator.slope_prior`` x ``estimator.slope_prior_weight``, weight 0: none) and ``shrink``. Its size error is the
 log of the ratio of the traces of its and the true kernel's second moments; its shape error the relative Frobenius
 error of the covariance. The predicted loss turns the size error ``x`` into dB with the curve
 ``1.4 (1 - exp(-16 x^2))``, times 1.28 where the kernel is too wide and 0.88 where too narrow: the fit of ZSSR's
-losses on 5 held-out images given the true covariance times 0.7, 0.85 and 1.2 (``benchmarks/kernel_sensitivity.py``,
-docs/kernel_estimation.md). Prints a table per setting and writes ``benchmarks/results/kernel_size<tag>.json``.
+losses on 5 held-out images given the true covariance times 0.7, 0.85 and 1.2
+(``benchmarks/calibration/kernel_sensitivity.py``,
+docs/lab/kernel_estimation.md). Prints a table per setting and writes ``benchmarks/results/kernel_size<tag>.json``.
 Needs the benchmark images (``ZSSR_DATA_DIR``).
 """
 
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from bsd100_kernels import add_image_options, degraded_images, numbers
 
-from zssr.kernelgan.spectral import anisotropic_kernel
+from zssr.estimators.spectral import anisotropic_kernel
 from zssr.kernels import kernel_covariance
 
 
@@ -70,7 +71,7 @@ def main() -> int:
         rows.append(row)
         print(f"{w:6g} {p:5g} {sh:6g} {len(found):3d} {size.mean():+7.3f} +- {size.std():.3f} {shape.mean():11.3f} "
               f"{row['predicted_loss']:19.3f}")
-    out = Path(__file__).resolve().parent / "results" / f"kernel_size{args.tag}.json"
+    out = Path(__file__).resolve().parents[1] / "results" / f"kernel_size{args.tag}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"scale": args.scale, "degradation": args.degradation, "subset": args.subset,
                                "rows": rows}, indent=2))

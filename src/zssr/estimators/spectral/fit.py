@@ -1,4 +1,4 @@
-"""A kernel from the LR image's spectrum alone: a Gaussian, no GAN, in under a second.
+"""The spectral fits: a kernel from the LR image's spectrum alone, a Gaussian (or a motion path or a disk), no GAN.
 
 Two ways (``estimator.shape``):
 
@@ -25,7 +25,7 @@ import scipy.special
 import torch
 
 from zssr.degradations import disk_kernel, gaussian_covariance_kernel, line_kernel
-from zssr.kernelgan.guard import kernel_passband, sharpness_ratio, windowed_power
+from zssr.estimators.guard import kernel_passband, sharpness_ratio, windowed_power
 from zssr.kernels import recentre
 from zssr.metrics import luma
 
@@ -182,7 +182,7 @@ class BlurShape:
         """Whether ZSSR may take it as a given kernel (the plan's ``fitted``): a path, whose response zeros lie well
         inside the band where the fit places them. A disk is found only once its first zero nears the band's edge
         (radii from about 1.2 s), where the radius is least sure, and ten back-projections through a zero at the
-        wrong frequency cost more than the right shape gains (2 held-out BSD100 images, docs/kernel_estimation.md):
+        wrong frequency cost more than the right shape gains (2 held-out BSD100 images, docs/lab/kernel_estimation.md):
         it gets a guessed kernel's settings."""
         return self.kind == "motion"
 

@@ -1,10 +1,11 @@
 """How well a straight motion path and a defocus disk explain each image's spectrum against the Gaussian fit, and what
 ``estimator.blur_ratio`` would take: no training.
 
-    python benchmarks/blur_shapes.py [--degradation motion_defocus] [--scale 2] [--images 80] [--ratios 0.8,0.85,0.9]
+    python benchmarks/calibration/blur_shapes.py [--degradation motion_defocus] [--scale 2] [--images 80]
+        [--ratios 0.8,0.85,0.9]
 
 For each held-out BSD100 image (outside the reported subset; ``--subset`` reads the subset, never to tune it), degraded
-as ``evaluate.py dataset=bsd100`` does, ``zssr.kernelgan.spectral.blur_shapes`` gives the best path and disk and
+as ``evaluate.py dataset=bsd100`` does, ``zssr.estimators.spectral.blur_shapes`` gives the best path and disk and
 their mean squared residual over the Gaussian fit's (the ratio). The true kernels are grouped as ``motion`` (second
 moments more than 1.3x apart) or ``disk`` for ``motion_defocus``, by the degradation's name otherwise. Prints each
 group's ratios, how many images each ``--ratios`` threshold takes with the kernel error of the Gaussian fit
@@ -26,7 +27,7 @@ import torch
 from bsd100_kernels import add_image_options, degraded_images, numbers
 
 from zssr.api import compose_config
-from zssr.kernelgan.spectral import anisotropic_kernel, blur_shapes
+from zssr.estimators.spectral import anisotropic_kernel, blur_shapes
 from zssr.kernels import kernel_covariance, kernel_error
 
 
@@ -82,7 +83,7 @@ def main() -> int:
             cells.append(f"{len(taken)}{errors}")
             summary[group][f"taken_at_{t:g}"] = [r["image"] for r in taken]
         print(f"| {group} | {len(mine)} | " + " | ".join(cells) + " |")
-    out = Path(__file__).parent / "results" / (f"blur_shapes_{args.degradation}_x{args.scale}"
+    out = Path(__file__).resolve().parents[1] / "results" / (f"blur_shapes_{args.degradation}_x{args.scale}"
                                                f"{'_subset' if args.subset else ''}.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"degradation": args.degradation, "scale": args.scale, "subset": args.subset,

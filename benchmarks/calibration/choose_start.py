@@ -1,11 +1,11 @@
 """Ways of choosing among the kernel GAN's starts, compared offline on ``kernel_estimation.py --starts N`` output.
 
-    python benchmarks/choose_start.py benchmarks/results/kernel_estimation_ho_fkp_starts3.json
+    python benchmarks/calibration/choose_start.py benchmarks/results/kernel_estimation_ho_fkp_starts3.json
 
 For each rule, the mean error of the kernel ZSSR would then be given (the bicubic kernel's where the too-wide check,
 ``--limit``, turns the choice down) and on how many images that is worse than the bicubic kernel by over 0.05. The
 native-sharpness range and median are those of the held-out images with their true kernels
-(``benchmarks/kernel_guard.py``). Prints a table; no training.
+(``benchmarks/calibration/kernel_guard.py``). Prints a table; no training.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 
-from zssr.kernelgan.estimate import Estimate, choose
+from zssr.estimators import Estimate
+from zssr.estimators.kernelgan import choose
 from zssr.kernels import kernel_error
 
 

@@ -1,0 +1,55 @@
+"""A degradation step and a kernel estimator from outside the package, each one module plus one YAML
+(``tests/examples/``), found through ``PYTHONPATH`` and a config search path, run end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from zssr.degradations import degrade
+from zssr.imageio import load_image
+from zssr.kernels import load_kernel
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = Path(__file__).parent / "examples"
+
+
+def test_a_degradation_and_an_estimator_from_outside_the_package_run_end_to_end(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(EXAMPLES)}
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), f"hydra.searchpath=[file://{EXAMPLES}/conf]",
+                           "degradation=vignette", "kernel=estimated", "estimator=fixed_gaussian",
+                           "estimator.sigma=0.5", "dataset.samples=[chelsea]", "methods=[bicubic,zssr]",
+                           "trainer.max_steps=5", "logger=none", "trainer.enable_progress_bar=false",
+                           "inference.back_projection_iters=1", f"hydra.run.dir={tmp_path}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = list(csv.DictReader(open(tmp_path / "metrics.csv")))
+    assert {r["degradation"] for r in rows} == {"vignette"} and {r["method"] for r in rows} == {"bicubic", "zssr"}
+    assert {r["estimator"] for r in rows} == {"fixed_gaussian"}
+    # the vignette: the LR image darker in the corners than bicubic downscaling alone leaves it
+    images = tmp_path / "images" / "chelsea"
+    lr = load_image(images / "chelsea_lr.png").rgb
+    plain = degrade(load_image(images / "chelsea_hr.png").rgb, 2, "bicubic", 0).lr
+    assert float((plain - lr)[:, :10, :10].mean()) > 0.05 and float((plain - lr)[:, 70:80, 110:120].abs().mean()) < 0.01
+    # the estimator's kernel: a round Gaussian of variance (0.5 x 2)^2 = 1 HR px^2, and what it reported
+    result = json.loads(next(images.rglob("result.json")).read_text())
+    assert result["kernel_estimation"]["details"] == {"sigma_hr_px": 1.0}
+    kernel = load_kernel(result["kernel_estimation"]["kernel_file"])
+    yy, xx = np.mgrid[: kernel.shape[0], : kernel.shape[1]]
+    cy, cx = (kernel * yy).sum(), (kernel * xx).sum()
+    assert abs((kernel * (yy - cy) ** 2).sum() - 1.0) < 0.02 and abs((kernel * (xx - cx) ** 2).sum() - 1.0) < 0.02
+
+
+def test_a_bad_setting_of_an_outside_estimator_is_one_line(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(EXAMPLES)}
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), f"hydra.searchpath=[file://{EXAMPLES}/conf]",
+                           "input=skimage:chelsea", "kernel=estimated", "estimator=fixed_gaussian", "estimator.sigma=9",
+                           f"hydra.run.dir={tmp_path}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 1 and proc.stderr.strip() == "error: estimator.sigma must be in [0.1, 5], got 9"
