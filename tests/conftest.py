@@ -10,7 +10,7 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 
 from zssr.api import data_dir
-from zssr.imageio import load_image, open_input
+from zssr.ops.imageio import load_image, open_input
 
 DATA_DIR = data_dir()  # paths.data_dir: $ZSSR_DATA_DIR (make test points it at ../shared/datasets)
 EXAMPLES = DATA_DIR / "zssr_test_data"
@@ -38,7 +38,7 @@ def bsd_lr() -> torch.Tensor:
 def small_photo(tmp_path_factory) -> Path:
     """A 96x128 crop of scikit-image's ``chelsea`` as a PNG: a real photo small enough that a run is about training,
     not inference on a large output."""
-    from zssr.imageio import save_image
+    from zssr.ops.imageio import save_image
 
     image = open_input("skimage:chelsea")
     return save_image(tmp_path_factory.mktemp("photo") / "small.png", image.rgb[:, 100:196, 150:278], image)
@@ -72,7 +72,7 @@ def blurred_photo():
     import numpy as np
 
     from zssr.degradations import gaussian_kernel
-    from zssr.resize import kernel_downscale
+    from zssr.ops.resize import kernel_downscale
 
     hr = open_input("skimage:astronaut").rgb[:, :384, :384].double()
     kernel = gaussian_kernel(2, np.random.default_rng(7))

@@ -40,9 +40,9 @@ def machine_key() -> str:
 def _inputs(work: Path, data_dir: Path) -> dict[str, Path]:
     """The small real inputs of the cases, made into ``work``."""
     from zssr.degradations import gaussian_kernel
-    from zssr.imageio import load_image, open_input, save_image
-    from zssr.kernels import bicubic_kernel
-    from zssr.resize import imresize, kernel_downscale
+    from zssr.ops.imageio import load_image, open_input, save_image
+    from zssr.ops.kernels import bicubic_kernel
+    from zssr.ops.resize import imresize, kernel_downscale
 
     work.mkdir(parents=True, exist_ok=True)
     bsd = data_dir / "zssr_test_data" / "example_with_gt"
@@ -95,11 +95,11 @@ def run_case(name: str, out: Path, files: dict[str, Path], data_dir: Path) -> No
     cfg = compose_config([*quiet, *overrides(out, files)], config_name=config_name, output_dir=out)
     GlobalHydra.instance().clear()
     if config_name == "train":
-        from zssr.pipeline import train
+        from zssr.run.pipeline import train
 
         train(cfg)
     else:
-        from zssr.evaluation import evaluate
+        from zssr.bench.evaluation import evaluate
 
         evaluate(cfg)
 

@@ -126,8 +126,8 @@ def test_result_records_the_back_projection_rounds_used_with_a_diverging_kernel(
     import torch
 
     from zssr.degradations import disk_kernel
-    from zssr.imageio import open_input, save_image
-    from zssr.resize import kernel_downscale
+    from zssr.ops.imageio import open_input, save_image
+    from zssr.ops.resize import kernel_downscale
 
     disk = disk_kernel(3.5, 15, 7.5)
     np.save(tmp_path / "disk.npy", disk)
@@ -184,7 +184,7 @@ def test_parallel_joblib_jobs_share_the_cores():
 
 
 def test_scripts_that_compose_a_config_get_its_threads():
-    """The benchmarks run ``zssr.pipeline.train`` on a composed config, not through an entry point: ``threads=N``
+    """The benchmarks run ``zssr.run.pipeline.train`` on a composed config, not through an entry point: ``threads=N``
     must still set torch's thread count there."""
     import torch
 

@@ -9,10 +9,10 @@ import sys
 import pytest
 import torch
 
-import zssr.compute as compute
+import zssr.ops.compute as compute
 from zssr.api import compose_config
 from zssr.errors import ZSSRError
-from zssr.settings import check_settings
+from zssr.run.settings import check_settings
 
 AVX2 = {"avx2": True, "avx512": False, "avx512_bf16": False, "amx": False}
 AVX512 = {"avx2": True, "avx512": True, "avx512_bf16": False, "amx": False}
@@ -32,7 +32,7 @@ def test_the_rule_per_cpu_class(monkeypatch, flags, precision, train_nhwc):
 def test_torch_held_to_a_narrower_isa_takes_that_class_path(capability):
     """``ATEN_CPU_CAPABILITY`` (read when torch loads) holds torch's kernels back; the rule then follows what torch
     may use, not the hardware: the AVX2 class's path, fp32 and NCHW."""
-    code = ("import json, zssr.compute as c; p = c.choose_compute('auto', 'auto', 'cpu'); "
+    code = ("import json, zssr.ops.compute as c; p = c.choose_compute('auto', 'auto', 'cpu'); "
             "print(json.dumps([c.cpu_flags(), p.precision, p.channels_last]))")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": capability}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout

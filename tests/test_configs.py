@@ -10,11 +10,11 @@ from pytorch_lightning.callbacks import EMAWeightAveraging
 
 from zssr.api import compose_config
 from zssr.errors import ZSSRError
-from zssr.lr_policy import LinearFitLRPolicy
-from zssr.module import ZSSRModule
-from zssr.net import ZSSRNet
-from zssr.pipeline import train
-from zssr.settings import check_settings
+from zssr.method.lr_policy import LinearFitLRPolicy
+from zssr.method.module import ZSSRModule
+from zssr.method.net import ZSSRNet
+from zssr.run.pipeline import train
+from zssr.run.settings import check_settings
 
 from conftest import tiny_overrides
 
@@ -167,7 +167,7 @@ def test_crop_schedule_by_steps_in_a_recipe_without_cuts(tmp_path, small_photo):
     """recipe=average has no learning-rate phases; phases by step count give 20 steps of 16-, 24- and 32-pixel
     crops before the plateau stop at 60 (give or take the batch already made when a phase begins), in each fit."""
     overrides = [*average_overrides(small_photo), "data.crop_schedule=[16,24,32]", "gradual_steps=[1.5]",
-                 "+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[20,40]}"]
+                 "+callbacks.crop_schedule={_target_:zssr.method.callbacks.CropSchedule,steps:[20,40]}"]
     result = train(compose_config(overrides, output_dir=tmp_path))
     exact = 20 * (16**2 + 24**2 + 32**2)
     for step in result["steps"]:

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from zssr.api import compose_config
-from zssr.inference import super_resolve
-from zssr.net import ZSSRNet
-from zssr.pipeline import train
+from zssr.method.inference import super_resolve
+from zssr.method.net import ZSSRNet
+from zssr.run.pipeline import train
 
 from conftest import EXAMPLES, needs_data, tiny_overrides
 

@@ -3,7 +3,7 @@ import re
 import pytest
 import torch
 
-from zssr.data import (
+from zssr.method.data import (
     CropDraw,
     FatherPool,
     FatherSonCrops,
@@ -14,7 +14,7 @@ from zssr.data import (
     dihedral_inverse,
     warp_crop,
 )
-from zssr.resize import downscale, imresize
+from zssr.ops.resize import downscale, imresize
 
 
 def test_dihedral_group_is_8_distinct_invertible_transforms():
@@ -53,7 +53,7 @@ def test_input_share_draws_the_input_that_often_and_the_copies_by_size(bsd_lr):
 
 def test_zssr2018_rule_takes_smallest_father_at_least_the_drawn_scale(bsd_lr):
     big = torch.rand(3, 320, 480)
-    from zssr.data import Father
+    from zssr.method.data import Father
     pool = FatherPool(bsd_lr, (2, 2), n_copies=0, extra=[Father(big, 2.0)], rule="zssr2018")
     gen = torch.Generator().manual_seed(1)
     picks = [pool.sample(gen) for _ in range(2000)]
@@ -233,7 +233,7 @@ def test_affine_mix_draws_plain_turned_and_warped_crops(bsd_lr):
 def test_bad_augmentation_settings_are_one_line(override, message):
     from zssr.api import compose_config
     from zssr.errors import ZSSRError
-    from zssr.settings import check_settings
+    from zssr.run.settings import check_settings
 
     with pytest.raises(ZSSRError, match=re.escape(message)):
         check_settings(compose_config(["data.augment=affine", *override.split()]))

@@ -10,7 +10,7 @@ import torch
 from zssr.api import compose_config
 from zssr.degradations import Degradation, degrade, gaussian_kernel, image_seed
 from zssr.errors import ZSSRError
-from zssr.kernels import kernel_covariance, save_kernel
+from zssr.ops.kernels import kernel_covariance, save_kernel
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from zssr.degradations import (
     motion_kernel,
 )
 from zssr.errors import ZSSRError
-from zssr.kernels import kernel_centre
-from zssr.resize import imresize, kernel_downscale
+from zssr.ops.kernels import kernel_centre
+from zssr.ops.resize import imresize, kernel_downscale
 
 
 @pytest.fixture(scope="module")

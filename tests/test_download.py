@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zssr.datasets import list_images
+from zssr.bench.datasets import list_images
 from zssr.download import download, main, pixel_sha256, sources
 from zssr.errors import ZSSRError
 

@@ -6,9 +6,9 @@ import json
 import pytest
 from PIL import Image
 
-import zssr.evaluation as evaluation
+import zssr.bench.evaluation as evaluation
 from zssr.api import compose_config
-from zssr.datasets import list_images, reported_split
+from zssr.bench.datasets import list_images, reported_split
 from zssr.errors import ZSSRError
 
 from conftest import DATA_DIR, needs_data, tiny_overrides
@@ -135,7 +135,7 @@ def test_estimators_stay_apart_and_older_tables_still_read(tmp_path, capsys):
     """Two estimators' rows for one image are two results, not one repeated by shards; a table from before the
     estimator column still resumes and aggregates."""
     from zssr.aggregate import main as aggregate
-    from zssr.table import COLUMNS, MetricsFile
+    from zssr.bench.table import COLUMNS, MetricsFile
 
     row = {"dataset": "bsd100", "degradation": "random_kernel", "kernel": "estimated", "scale": "2", "image": "3096",
            "method": "zssr", "ssim": 0.9, "seconds": 1.0, "iterations": 10}
@@ -181,7 +181,7 @@ def test_wandb_dashboard_offline_one_run_with_panels_and_table(tmp_path, monkeyp
 
 
 def test_run_identity_tells_estimators_by_their_settings_not_their_label(tmp_path):
-    from zssr.rundir import identity
+    from zssr.bench.rundir import identity
 
     fkp = eval_config(tmp_path, "kernel=estimated", "estimator=kernelgan_fkp")
     assert identity(fkp) != identity(eval_config(tmp_path, "kernel=estimated"))

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from zssr.errors import ZSSRError
-from zssr.imageio import load_image
+from zssr.ops.imageio import load_image
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["logger=none", "trainer.enable_progress_bar=false"]

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from zssr.errors import ZSSRError
-from zssr.imageio import load_image, open_input, save_image
+from zssr.ops.imageio import load_image, open_input, save_image
 
 
 def write_png16(path, arr):

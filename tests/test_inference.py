@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from zssr.inference import (
+from zssr.method.inference import (
     back_project,
     ensemble_transforms,
     forward_tiled,
@@ -12,8 +12,8 @@ from zssr.inference import (
     super_resolve,
     super_resolve_regions,
 )
-from zssr.net import ZSSRNet
-from zssr.resize import downscale, imresize
+from zssr.method.net import ZSSRNet
+from zssr.ops.resize import downscale, imresize
 
 
 def test_net_shape_params_and_residual():
@@ -58,9 +58,9 @@ def test_back_projection_rounds_are_capped_where_a_sign_changing_kernel_makes_th
     import numpy as np
 
     from zssr.degradations import disk_kernel, gaussian_covariance_kernel
-    from zssr.imageio import open_input
-    from zssr.metrics import psnr
-    from zssr.resize import kernel_downscale
+    from zssr.ops.imageio import open_input
+    from zssr.ops.metrics import psnr
+    from zssr.ops.resize import kernel_downscale
 
     hr = open_input("skimage:astronaut").rgb[:, :128, :128]
     disk = torch.as_tensor(disk_kernel(3.5, 15, 7.5), dtype=torch.float32)
@@ -147,7 +147,7 @@ def test_batched_ensemble_equals_one_variant_at_a_time(kernel):
 def test_batched_ensemble_is_auto_on_accelerators_only():
     from omegaconf import OmegaConf
 
-    from zssr.gradual import batch_variants
+    from zssr.method.gradual import batch_variants
 
     cfg = OmegaConf.create({"inference": {"batch_variants": "auto"}})
     assert not batch_variants(cfg, torch.device("cpu")) and batch_variants(cfg, torch.device("cuda"))

@@ -10,7 +10,7 @@ from zssr.api import compose_config
 from zssr.errors import ZSSRError
 from zssr.estimators import build_estimator
 from zssr.estimators.kernelgan.flow_prior import SHIPPED, SIZE, bicubic_like, load_prior, train_prior, training_kernel
-from zssr.kernels import bicubic_kernel, kernel_centre, kernel_error
+from zssr.ops.kernels import bicubic_kernel, kernel_centre, kernel_error
 
 
 def test_training_kernels_are_valid_centred_and_seeded():
@@ -78,7 +78,7 @@ def test_retraining_reproduces_the_shipped_prior():
 
 
 def test_prior_estimator_recovers_a_known_kernel_better_than_bicubic(blurred_photo):
-    from zssr.estimators.kernelgan import estimate_kernel
+    from zssr.estimators import estimate_kernel
 
     lr, truth = blurred_photo
     cfg = compose_config(["kernel=estimated", "estimator=kernelgan_fkp", "estimator.max_steps=400",

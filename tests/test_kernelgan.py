@@ -13,8 +13,9 @@ from zssr.api import compose_config
 from zssr.degradations import gaussian_kernel
 from zssr.estimators import estimate_kernel, kernel_passband, sharpness_ratio
 from zssr.estimators.kernelgan import DeepLinearGenerator
-from zssr.imageio import open_input, save_image
-from zssr.kernels import (
+from zssr.method.plan import kernel_plan
+from zssr.ops.imageio import open_input, save_image
+from zssr.ops.kernels import (
     analytic_x4,
     bicubic_kernel,
     for_scale,
@@ -23,10 +24,9 @@ from zssr.kernels import (
     kernel_error,
     recentre,
 )
-from zssr.pipeline import train
-from zssr.plan import kernel_plan
-from zssr.resize import imresize, kernel_downscale
-from zssr.settings import for_factor, per_step
+from zssr.ops.resize import imresize, kernel_downscale
+from zssr.run.pipeline import train
+from zssr.run.settings import for_factor, per_step
 
 from conftest import EXAMPLES, needs_data, tiny_overrides
 
@@ -149,7 +149,7 @@ def test_a_start_that_does_not_converge_counts_its_time_and_the_others_are_used(
 
 def test_the_sharpness_limit_is_chosen_per_sr_factor():
     from zssr.estimators import build_estimator
-    from zssr.settings import Number, PerScale, for_factor
+    from zssr.run.settings import Number, PerScale, for_factor
 
     limits = {"x2": 1.58, "x4": 0.8}
     assert [for_factor(limits, (s, s)) for s in (1.5, 2.0, 3.0, 4.0, 8.0)] == [1.58, 1.58, 1.58, 0.8, 0.8]
@@ -346,9 +346,9 @@ def test_turns_and_flips_follow_the_kernels_symmetry():
     checked against the down-model itself on a random image: the bicubic kernel, an isotropic Gaussian (``spectral``'s
     estimates) and a disk commute with all 8; an axis-aligned elongated Gaussian with the mirror image only; an oriented
     one and a motion path with neither."""
-    from zssr.data import dihedral
     from zssr.degradations import disk_kernel, gaussian_covariance_kernel, motion_kernel
-    from zssr.resize import kernel_downscale
+    from zssr.method.data import dihedral
+    from zssr.ops.resize import kernel_downscale
 
     cfg = compose_config(["input=skimage:astronaut", "scale=2"])
     kernels = {"bicubic": bicubic_kernel(2), "isotropic": gaussian_covariance_kernel(np.array([1.5, 1.5]), 0.0, 15, 2),
@@ -500,7 +500,7 @@ def test_the_slope_prior_makes_the_fitted_size_closer_to_the_true_kernels():
     """On the first 20 held-out BSD100 images at x2 (``random_kernel``), drawing the fit's power-law exponent towards
     natural images' 2 (``estimator.slope_prior``) brings the fitted kernel's size (the trace of its second moments)
     closer to the true kernel's than the fit without it: the mean |log ratio| falls by more than 15%."""
-    from zssr.datasets import reported_split
+    from zssr.bench.datasets import reported_split
     from zssr.degradations import degrade, image_seed
     from zssr.estimators.spectral import anisotropic_kernel
 
@@ -557,7 +557,7 @@ def test_a_fit_too_narrow_for_the_photo_gives_way_to_the_width(caplog):
     duller than natural images are (``min_native``), so the isotropic width is used; it is closer to the kernel
     shipped with the 2018 release for this photo than the bicubic kernel is."""
     from zssr.estimators.spectral import spectral_kernel
-    from zssr.kernels import load_kernel
+    from zssr.ops.kernels import load_kernel
 
     photo = open_input(str(EXAMPLES / "real_example" / "charlie.png")).rgb
     cfg = compose_config(["kernel=estimated"]).estimator

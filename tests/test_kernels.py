@@ -5,10 +5,10 @@ import scipy.ndimage
 import torch
 
 from zssr.errors import ZSSRError
-from zssr.imageio import load_image
-from zssr.kernels import load_kernel, save_kernel, validate_kernel
-from zssr.metrics import psnr
-from zssr.resize import downscale
+from zssr.ops.imageio import load_image
+from zssr.ops.kernels import load_kernel, save_kernel, validate_kernel
+from zssr.ops.metrics import psnr
+from zssr.ops.resize import downscale
 
 from conftest import DATA_DIR, EXAMPLES, needs_data
 

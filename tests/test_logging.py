@@ -3,7 +3,7 @@
 import csv
 
 from zssr.api import compose_config
-from zssr.pipeline import train
+from zssr.run.pipeline import train
 
 from conftest import tiny_overrides
 
@@ -36,8 +36,8 @@ def test_wandb_offline_run_dir_and_media(tmp_path, monkeypatch, small_photo):
 
 
 def test_psnr_against_ground_truth_is_logged_during_training(tmp_path):
-    from zssr.imageio import open_input, save_image
-    from zssr.resize import imresize
+    from zssr.ops.imageio import open_input, save_image
+    from zssr.ops.resize import imresize
 
     hr = open_input("skimage:chelsea")
     save_image(tmp_path / "hr.png", hr.rgb[:, :96, :128], hr)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from zssr.lr_policy import LinearFitLRPolicy, slope_is_flat
+from zssr.method.lr_policy import LinearFitLRPolicy, slope_is_flat
 
 
 def drive(policy: LinearFitLRPolicy, curve, max_steps=3000, lr=1e-3):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from zssr.metrics import psnr, quantize, rgb_to_y, shave_for, ssim
+from zssr.ops.metrics import psnr, quantize, rgb_to_y, shave_for, ssim
 
 
 def test_y_channel_of_black_white_and_primaries():
@@ -34,7 +34,7 @@ def test_shave_and_quantize():
 
 
 def test_grayscale_images_are_measured_on_their_own_channel():
-    from zssr.metrics import evaluate
+    from zssr.ops.metrics import evaluate
 
     torch.manual_seed(0)
     a = torch.rand(1, 30, 30).expand(3, -1, -1)

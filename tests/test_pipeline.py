@@ -9,11 +9,11 @@ from PIL import Image
 
 from zssr.api import compose_config
 from zssr.errors import ZSSRError
-from zssr.imageio import load_image, save_image
-from zssr.job import explicit_schedule, gradual_schedule
-from zssr.pipeline import train
-from zssr.resize import imresize
-from zssr.settings import parse_scale
+from zssr.ops.imageio import load_image, save_image
+from zssr.ops.resize import imresize
+from zssr.run.job import explicit_schedule, gradual_schedule
+from zssr.run.pipeline import train
+from zssr.run.settings import parse_scale
 
 from conftest import EXAMPLES, needs_data, tiny_overrides
 

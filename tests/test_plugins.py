@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from zssr.degradations import degrade
-from zssr.imageio import load_image
-from zssr.kernels import load_kernel
+from zssr.ops.imageio import load_image
+from zssr.ops.kernels import load_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = Path(__file__).parent / "examples"

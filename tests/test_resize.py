@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from zssr.imageio import load_image
-from zssr.metrics import evaluate
-from zssr.resize import contributions, downscale, imresize, kernel_downscale, output_shape
+from zssr.ops.imageio import load_image
+from zssr.ops.metrics import evaluate
+from zssr.ops.resize import contributions, downscale, imresize, kernel_downscale, output_shape
 
 from conftest import DATA_DIR, needs_data
 
@@ -106,7 +106,7 @@ def test_kernel_downscale_with_delta_kernel_is_subsampling():
 
 
 def test_sparse_and_dense_paths_agree(monkeypatch):
-    import zssr.resize as resize
+    import zssr.ops.resize as resize
 
     x = torch.rand(2, 60, 70, dtype=torch.float64)
     dense = imresize(x, 1.7)

@@ -3,7 +3,7 @@
 import json
 import math
 
-from zssr.results import RunResult, StepResult, write_json
+from zssr.run.results import RunResult, StepResult, write_json
 
 
 def test_non_finite_numbers_become_null(tmp_path):

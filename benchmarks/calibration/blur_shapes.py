@@ -28,7 +28,7 @@ from bsd100_kernels import add_image_options, degraded_images, numbers
 
 from zssr.api import compose_config
 from zssr.estimators.spectral import anisotropic_kernel, blur_shapes
-from zssr.kernels import kernel_covariance, kernel_error
+from zssr.ops.kernels import kernel_covariance, kernel_error
 
 
 def main() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from zssr.api import data_dir
-from zssr.datasets import reported_split
+from zssr.bench.datasets import reported_split
 from zssr.degradations import Degraded, degrade, image_seed
 
 DATA = data_dir()

@@ -19,7 +19,7 @@ import numpy as np
 
 from zssr.estimators import Estimate
 from zssr.estimators.kernelgan import choose
-from zssr.kernels import kernel_error
+from zssr.ops.kernels import kernel_error
 
 
 def rules(row: dict, args: argparse.Namespace) -> dict[str, float]:

@@ -10,7 +10,7 @@ scores against motion and defocus kernels instead of the paper's Gaussians; ``--
 kernelgan_kernel`` against KernelGAN's x4 kernels (the x4 estimate is derived from the x2 one, as ZSSR gets it).
 
 Each image is degraded exactly as ``evaluate.py dataset=bsd100 degradation=random_kernel`` does (same seeds), its
-kernel estimated from the LR image alone, and scored with :func:`zssr.kernels.kernel_error` (relative L2 after
+kernel estimated from the LR image alone, and scored with :func:`zssr.ops.kernels.kernel_error` (relative L2 after
 aligning centres) next to the error of assuming the bicubic kernel, and the error of the kernel ZSSR is then given
 ("used": bicubic where the estimate is rejected as too wide, ``estimator.sharpness_limit``). Prints a table and
 writes JSON to ``benchmarks/results/kernel_estimation.json``. Needs the benchmark images (``ZSSR_DATA_DIR``).
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from zssr.api import compose_config, data_dir
-from zssr.datasets import list_images, reported_split
+from zssr.bench.datasets import list_images, reported_split
 from zssr.degradations import degrade, image_seed
 from zssr.estimators import estimate_kernel
-from zssr.kernels import bicubic_kernel, kernel_error
-from zssr.settings import for_factor
+from zssr.ops.kernels import bicubic_kernel, kernel_error
+from zssr.run.settings import for_factor
 
 DATA = data_dir()
 

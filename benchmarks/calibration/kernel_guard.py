@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from zssr.api import data_dir
-from zssr.datasets import reported_split
+from zssr.bench.datasets import reported_split
 from zssr.degradations import add_noise, degrade, image_seed, jpeg
 from zssr.estimators import kernel_passband, sharpness_ratio
-from zssr.kernels import kernel_covariance
+from zssr.ops.kernels import kernel_covariance
 
 DATA = data_dir()
 

@@ -5,18 +5,16 @@
 
 Each held-out BSD100 image (outside the reported 20-image subset; ``--subset`` scores the subset instead, once a setting
 is chosen) is degraded exactly as ``evaluate.py dataset=bsd100`` does, upscaled with bicubic interpolation and then
-back-projected 8 times through a candidate kernel (``zssr.inference.back_project``, the step ZSSR's output ends with;
-fewer where ``zssr.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image says how much
-that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian closest to the true kernel
+back-projected 8 times through a candidate kernel (``zssr.method.inference.back_project``, the step ZSSR's output ends
+with; fewer where ``zssr.method.inference.stable_rounds`` caps them, as in ZSSR). Its PSNR on Y against the HR image
+says how much that kernel helps: the bicubic kernel, the true kernel, the isotropic Gaussian closest to the true kernel
 (``oracle_iso``), ``estimator=spectral``'s fitted Gaussian (``shape: anisotropic``) at each ``estimator.shrink`` in
 ``--shrinks`` (``--slope-weight``: its ``estimator.slope_prior_weight``) and its isotropic width (``shape: isotropic``)
 at each ``estimator.native_target`` in ``--targets``. On 19 images where ZSSR ran with the bicubic kernel and with
 ``spectral``'s isotropic estimate, the proxy's difference between the two tracked ZSSR's
-(docs/lab/kernel_estimation.md).
-Prints the mean, the mean kernel error, the worst image against the bicubic kernel and how many images are more than 0.3
-dB below it, per candidate, and writes ``benchmarks/results/kernel_proxy<tag>.json``. Needs the benchmark images
-(``ZSSR_DATA_DIR``).
-"""
+(docs/lab/kernel_estimation.md). Prints the mean, the mean kernel error, the worst image against the bicubic kernel and
+how many images are more than 0.3 dB below it, per candidate, and writes ``benchmarks/results/kernel_proxy<tag>.json``.
+Needs the benchmark images (``ZSSR_DATA_DIR``). """
 
 from __future__ import annotations
 
@@ -30,10 +28,10 @@ import torch
 from bsd100_kernels import add_image_options, degraded_images, numbers
 
 from zssr.estimators.spectral import anisotropic_kernel, gaussian_widths, spectral_kernel
-from zssr.inference import back_project, stable_rounds
-from zssr.kernels import bicubic_kernel, kernel_error
-from zssr.metrics import psnr, shave_for
-from zssr.resize import imresize
+from zssr.method.inference import back_project, stable_rounds
+from zssr.ops.kernels import bicubic_kernel, kernel_error
+from zssr.ops.metrics import psnr, shave_for
+from zssr.ops.resize import imresize
 
 
 def candidates(lr: torch.Tensor, truth: np.ndarray, scale: float, targets: list[float], shrinks: list[float],

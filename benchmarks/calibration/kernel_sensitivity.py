@@ -28,11 +28,11 @@ from bsd100_kernels import bsd100_root, numbers
 from PIL import Image
 
 from zssr.api import compose_config
-from zssr.datasets import reported_split
+from zssr.bench.datasets import reported_split
 from zssr.degradations import degrade, image_seed
 from zssr.estimators.spectral import gaussian_of_axes
-from zssr.kernels import kernel_covariance
-from zssr.pipeline import train
+from zssr.ops.kernels import kernel_covariance
+from zssr.run.pipeline import train
 
 
 def scaled_gaussian(truth: np.ndarray, factor: float, scale: float) -> np.ndarray:

@@ -28,7 +28,7 @@ import torch
 from bsd100_kernels import add_image_options, degraded_images, numbers
 
 from zssr.estimators.spectral import anisotropic_kernel
-from zssr.kernels import kernel_covariance
+from zssr.ops.kernels import kernel_covariance
 
 
 def predicted_loss(x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@
 
 Rows: the plain loop (net + Adam + L1 on a fixed crop, no data making) in fp32 NCHW, fp32 channels-last and, on CPUs
 with native bf16 (or with ``--bf16``, or on a GPU), bf16 autocast + channels-last; then the framework (Trainer +
-FatherSonDataModule + LR policy) on the precision and memory format ``zssr.compute`` chooses for this machine, with
+FatherSonDataModule + LR policy) on the precision and memory format ``zssr.ops.compute`` chooses for this machine, with
 and without the reconstruction test every 50 steps. The ratio column compares each row with the fastest plain loop.
 Prints the CPU flags and the chosen path with the table; writes ``benchmarks/results/iteration_speed.json``.
 """
@@ -24,12 +24,12 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from zssr.compute import choose_compute, cpu_flags
-from zssr.data import FatherSonDataModule
-from zssr.imageio import open_input
-from zssr.lr_policy import LinearFitLRPolicy
-from zssr.module import ZSSRModule
-from zssr.net import ZSSRNet
+from zssr.method.data import FatherSonDataModule
+from zssr.method.lr_policy import LinearFitLRPolicy
+from zssr.method.module import ZSSRModule
+from zssr.method.net import ZSSRNet
+from zssr.ops.compute import choose_compute, cpu_flags
+from zssr.ops.imageio import open_input
 
 
 def train_flops(net: ZSSRNet, crop: int) -> float:

@@ -18,8 +18,8 @@ from PIL import Image
 
 from zssr.api import compose_config
 from zssr.cli import apply_threads
-from zssr.compute import cpu_flags
-from zssr.pipeline import train
+from zssr.ops.compute import cpu_flags
+from zssr.run.pipeline import train
 
 
 def synthetic(size: int) -> np.ndarray:

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from zssr.api import compose_config, data_dir
+from zssr.bench.datasets import list_images
 from zssr.cli import apply_threads
-from zssr.compute import cpu_flags
-from zssr.datasets import list_images
 from zssr.degradations import degrade
-from zssr.imageio import load_image, save_image
-from zssr.pipeline import train
+from zssr.ops.compute import cpu_flags
+from zssr.ops.imageio import load_image, save_image
+from zssr.run.pipeline import train
 
 DATA = data_dir()
 

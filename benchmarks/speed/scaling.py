@@ -21,7 +21,7 @@ from PIL import Image
 
 from zssr.api import compose_config
 from zssr.cli import apply_threads
-from zssr.pipeline import train
+from zssr.run.pipeline import train
 
 
 def main() -> None:

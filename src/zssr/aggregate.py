@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from zssr.reference import paper_value
-from zssr.results import write_json
-from zssr.rundir import IGNORED
-from zssr.table import OPTIONAL, with_optional
+from zssr.bench.reference import paper_value
+from zssr.bench.rundir import IGNORED
+from zssr.bench.table import OPTIONAL, with_optional
+from zssr.run.results import write_json
 
 KEY = ("dataset", "degradation", "kernel", "estimator", "scale", "method")
 LABELLED = ("dataset", "degradation", "kernel", "estimator", "scale", "methods", "experiment")  # overrides in KEY

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from zssr.errors import ZSSRError
-from zssr.signals import Interrupted, interruptible
+from zssr.run.signals import Interrupted, interruptible
 
 PACKAGED_CONF = "pkg://zssr.conf"
 
@@ -57,7 +57,7 @@ def job_threads(requested: Any, cpus: int | None = None, launcher: Any = None) -
 
 def apply_threads(cfg: DictConfig) -> int | None:
     """Set torch's thread count to :func:`job_threads` of ``cfg.threads`` (the entry points, and scripts that run
-    ``zssr.pipeline.train`` on a composed config, such as the benchmarks); returns it, None where torch's default
+    ``zssr.run.pipeline.train`` on a composed config, such as the benchmarks); returns it, None where torch's default
     stays."""
     threads = job_threads(cfg.get("threads"))
     if threads:
@@ -79,15 +79,15 @@ def config_errors() -> tuple[type[BaseException], ...]:
 
 
 INTERRUPTED = {  # what an interruption leaves, per task
-    "zssr.pipeline": "training stopped, no result written",
-    "zssr.evaluation": "finished images are kept in metrics.csv; rerun the same command with the same "
+    "zssr.run.pipeline": "training stopped, no result written",
+    "zssr.bench.evaluation": "finished images are kept in metrics.csv; rerun the same command with the same "
                        "hydra.run.dir to resume",
     "zssr.estimate": "estimation stopped",
 }
 
 
 def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
-    """Run ``target`` (``module:function``, e.g. ``zssr.pipeline:train``) on ``cfg`` for an entry point."""
+    """Run ``target`` (``module:function``, e.g. ``zssr.run.pipeline:train``) on ``cfg`` for an entry point."""
     module_name, function_name = target.split(":")
     quiet_libraries()
     apply_threads(cfg)
@@ -107,20 +107,20 @@ def run_task(target: str, cfg: DictConfig) -> dict[str, Any] | None:
         print(f"error: invalid configuration: {message or exc.__class__.__name__}", file=sys.stderr)
         sys.exit(1)
     finally:
-        from zssr.tracking import finish_wandb  # torch's import time only once a task runs
+        from zssr.run.tracking import finish_wandb  # torch's import time only once a task runs
 
         finish_wandb()
 
 
 def train_task(cfg: DictConfig) -> float | None:
     """train.py: returns the PSNR (when a ground truth is given) for sweepers."""
-    result = run_task("zssr.pipeline:train", cfg)
+    result = run_task("zssr.run.pipeline:train", cfg)
     return result.get("psnr") if result else None
 
 
 def evaluate_task(cfg: DictConfig) -> float | None:
     """evaluate.py: prints the means and where the report is; returns ZSSR's mean PSNR for sweepers."""
-    summary = run_task("zssr.evaluation:evaluate", cfg)
+    summary = run_task("zssr.bench.evaluation:evaluate", cfg)
     if not summary:
         return None
     out = cfg.paths.output_dir

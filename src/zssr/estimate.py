@@ -13,10 +13,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from zssr.estimation import estimate_for_run
-from zssr.job import read_inputs
-from zssr.results import finite, write_json
-from zssr.tracking import run_loggers
+from zssr.run.estimation import estimate_for_run
+from zssr.run.job import read_inputs
+from zssr.run.results import finite, write_json
+from zssr.run.tracking import run_loggers
 
 
 def estimate(cfg: DictConfig) -> dict[str, Any]:

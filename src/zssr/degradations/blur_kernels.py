@@ -1,6 +1,6 @@
 """The blur kernels of the benchmark degradations (the paper's Table 2 Gaussians, KernelGAN's benchmark kernels,
 motion paths, defocus disks, plain subsampling), each drawn from a seeded generator and centred where this project's
-kernels are for the scale (:func:`zssr.kernels.kernel_centre`)."""
+kernels are for the scale (:func:`zssr.ops.kernels.kernel_centre`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import numpy as np
 import scipy.ndimage
 
-from zssr.kernels import kernel_centre, recentre
+from zssr.ops.kernels import kernel_centre, recentre
 
 
 def gaussian_kernel(scale: int, rng: np.random.Generator, size: int | None = None, low: float = 0.0,

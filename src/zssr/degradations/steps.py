@@ -7,7 +7,7 @@ be drawn per image is given as a value or as ``[low, high]`` (:func:`draw`). The
 files; the classes take each setting by keyword, with no default of their own.
 
 Blur steps only choose the kernel (recorded as the degradation's kernel); the downscale applies it, blurring and
-subsampling in one, with the kernel centred as this project's kernels are (:func:`zssr.resize.kernel_downscale`).
+subsampling in one, with the kernel centred as this project's kernels are (:func:`zssr.ops.resize.kernel_downscale`).
 Every step that changes the image leaves 8-bit values, as image files have.
 """
 
@@ -33,8 +33,8 @@ from zssr.degradations.blur_kernels import (
     motion_defocus_kernel,
 )
 from zssr.errors import ZSSRError
-from zssr.kernels import load_kernel
-from zssr.resize import imresize, kernel_downscale
+from zssr.ops.kernels import load_kernel
+from zssr.ops.resize import imresize, kernel_downscale
 
 Range = float | Sequence[float]
 

@@ -20,7 +20,7 @@ import torch
 
 from zssr.errors import ZSSRError
 from zssr.estimators.guard import unusable
-from zssr.settings import Number, PerScale, for_factor, require
+from zssr.run.settings import Number, PerScale, for_factor, require
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Estimate:
 
 def check_width(est: Estimate, limit: Any, scale: tuple[float, float]) -> Estimate:
     """Turn ``est`` down for the bicubic kernel when the image, with its blur taken out, is sharper than ``limit``
-    (a :class:`~zssr.settings.PerScale` value; None: no check) allows: the estimate is then too wide."""
+    (a :class:`~zssr.run.settings.PerScale` value; None: no check) allows: the estimate is then too wide."""
     limit = for_factor(limit, scale)
     if limit is None or est.kernel is None or est.native_sharpness is None or est.native_sharpness <= float(limit):
         return est

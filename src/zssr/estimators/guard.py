@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zssr.metrics import luma
+from zssr.ops.metrics import luma
 
 
 def unusable(image: torch.Tensor, g_crop: int) -> str | None:

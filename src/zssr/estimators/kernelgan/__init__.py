@@ -14,17 +14,17 @@ centre and sparsity terms come in; Adam 2e-4 (beta1 0.5); learning rates /10 eve
 steps; the default here is 1500, since by then the learning rate is 2e-6 and the kernel barely moves afterwards
 (``estimator.max_steps=3000`` restores the paper's; docs/lab/kernel_estimation.md).
 
-The result follows this project's kernel convention (:func:`zssr.resize.kernel_downscale`): negligible values zeroed,
-then shifted so the centre of mass sits at ``K // 2 + (s - 1) / 2``, the centre of the LR pixel in HR coordinates (as
-MATLAB's bicubic places it). x4 comes from the x2 kernel analytically (the x2 kernel applied twice); other factors
-stretch the x2 kernel by ``s / 2`` per axis, an approximation that is exact for Gaussian kernels whose width grows with
-the factor, as the paper's random kernels do.
+The result follows this project's kernel convention (:func:`zssr.ops.resize.kernel_downscale`): negligible values
+zeroed, then shifted so the centre of mass sits at ``K // 2 + (s - 1) / 2``, the centre of the LR pixel in HR
+coordinates (as MATLAB's bicubic places it). x4 comes from the x2 kernel analytically (the x2 kernel applied twice);
+other factors stretch the x2 kernel by ``s / 2`` per axis, an approximation that is exact for Gaussian kernels whose
+width grows with the factor, as the paper's random kernels do.
 
 Modules: :mod:`.nets` (generator, discriminator), :mod:`.priors` (kernel regularisers), :mod:`.data` (crops),
 :mod:`.module` (the GAN and its schedule), :mod:`.estimator` (the estimator: starts, clean-up, the medoid),
 :mod:`.flow_prior` (a learned kernel prior, ``estimator=kernelgan_fkp``). What all estimators share (the fallbacks,
 the too-wide check, pictures) is in :mod:`zssr.estimators`; the kernel conventions (centre, clean-up, other scales,
-error) are :mod:`zssr.kernels`.
+error) are :mod:`zssr.ops.kernels`.
 """
 
 from zssr.estimators.kernelgan.data import KernelGANDataModule

@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from zssr.estimators.kernelgan.nets import ESTIMATION_SCALE
-from zssr.metrics import luma
-from zssr.resize import imresize
+from zssr.ops.metrics import luma
+from zssr.ops.resize import imresize
 
 
 def gradient_map(gray: np.ndarray, window: int = 5, percentile: float = 97.0) -> np.ndarray:

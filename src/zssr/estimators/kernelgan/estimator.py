@@ -17,8 +17,8 @@ from zssr.estimators.base import Estimate, KernelEstimator
 from zssr.estimators.guard import kernel_passband, sharpness_ratio
 from zssr.estimators.kernelgan.data import KernelGANDataModule
 from zssr.estimators.kernelgan.module import KernelGANModule
-from zssr.kernels import for_scale, kernel_error, recentre, zero_negligible
-from zssr.settings import Number, OneOf, require
+from zssr.ops.kernels import for_scale, kernel_error, recentre, zero_negligible
+from zssr.run.settings import Number, OneOf, require
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from torch import nn
 
 from zssr.errors import ZSSRError
 from zssr.estimators.kernelgan.nets import downscale_by
-from zssr.kernels import kernel_centre
+from zssr.ops.kernels import kernel_centre
 
 SIZE = 13  # the estimator's x2 kernel grid (the deep linear generator's 13x13)
 SCALE = 2
@@ -109,7 +109,7 @@ def bicubic_like(size: int = SIZE, scale: int = SCALE) -> np.ndarray:
     """The isotropic Gaussian of the bicubic kernel's variance: where the estimator starts. (The bicubic kernel itself,
     clipped at zero, lies off the flow's training family, where its latent is thousands of units out.)"""
     from zssr.degradations import gaussian_covariance_kernel
-    from zssr.kernels import bicubic_kernel
+    from zssr.ops.kernels import bicubic_kernel
 
     b = np.clip(bicubic_kernel(scale), 0, None)
     offsets = np.arange(b.shape[0]) - kernel_centre(b.shape[0], scale)

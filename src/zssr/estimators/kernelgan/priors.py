@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zssr.kernels import kernel_centre
+from zssr.ops.kernels import kernel_centre
 
 
 def centre_of_mass(kernel: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 from zssr.estimators.base import Estimate, KernelEstimator
 from zssr.estimators.guard import kernel_passband, sharpness_ratio
 from zssr.estimators.spectral.fit import anisotropic_kernel, binned_spectrum, blur_shapes, spectral_kernel
-from zssr.settings import Number, OneOf, PerScale, for_factor, require
+from zssr.run.settings import Number, OneOf, PerScale, for_factor, require
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import torch
 
 from zssr.degradations import disk_kernel, gaussian_covariance_kernel, line_kernel
 from zssr.estimators.guard import kernel_passband, sharpness_ratio, windowed_power
-from zssr.kernels import recentre
-from zssr.metrics import luma
+from zssr.ops.kernels import recentre
+from zssr.ops.metrics import luma
 
 
 @lru_cache(maxsize=8)

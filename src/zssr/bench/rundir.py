@@ -15,9 +15,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from zssr.bench.table import MetricsFile
 from zssr.errors import ZSSRError
-from zssr.results import write_json
-from zssr.table import MetricsFile
+from zssr.run.results import write_json
 
 # where and how a job runs, never what it computes
 IGNORED = ("paths.", "hydra.", "logger.", "callbacks.", "threads", "task_name", "dataset.shard", "dataset.download",

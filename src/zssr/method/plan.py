@@ -15,7 +15,7 @@ failed      bicubic (no estimate could be made)     raised [1]_    capped [2]_  
    sharpening blur that is not there.
 .. [2] to at most ``kernel_guess.back_projection_iters`` in the final step: back-projecting many times through a
    wrong kernel amplifies its error.
-.. [3] ``auto`` turns and flips: on where the kernel commutes with them (:func:`zssr.kernels.dihedral_symmetry`: an
+.. [3] ``auto`` turns and flips: on where the kernel commutes with them (:func:`zssr.ops.kernels.dihedral_symmetry`: an
    isotropic Gaussian such as ``estimator=spectral``'s width, a defocus disk; mirror images alone for a kernel symmetric
    left-right only), off otherwise (an oriented Gaussian, a motion path), since a turned crop would then make a son
    with another blur than the input's. Explicit true/false settings are kept.
@@ -34,8 +34,8 @@ from typing import Any, Literal
 import numpy as np
 from omegaconf import DictConfig
 
-from zssr.kernels import dihedral_symmetry
-from zssr.settings import parse_scale
+from zssr.ops.kernels import dihedral_symmetry
+from zssr.run.settings import parse_scale
 
 Mode = Literal["bicubic", "given", "estimated", "fitted", "rejected", "failed"]
 GUESSED = ("estimated", "rejected", "failed")

@@ -25,7 +25,7 @@ class StepResult:
     train_pixels: int = 0  # crop pixels trained on in this step
     back_projection_rounds: int | None = None  # per ensemble stage, as used (fewer than asked where they diverge)
     lr_changes: list[list[float]] = field(default_factory=list)  # [iteration, new learning rate] at each LR cut
-    restarts: int = 0  # times the net died (zssr.module) and training began again from fresh weights
+    restarts: int = 0  # times the net died (zssr.method.module) and training began again from fresh weights
 
 
 @dataclass
@@ -50,7 +50,7 @@ class KernelEstimation:
 
 @dataclass
 class Scores:
-    """PSNR / SSIM on Y and PSNR on RGB (``zssr.metrics.evaluate``)."""
+    """PSNR / SSIM on Y and PSNR on RGB (``zssr.ops.metrics.evaluate``)."""
 
     psnr: float
     ssim: float
@@ -77,8 +77,8 @@ class RunResult:
     seed: int | None
     son_noise_std: float
     back_projection_iters: list[int]
-    plan: dict[str, Any]  # zssr.plan.KernelPlan.to_dict(): why the run was set up as it was
-    compute: dict[str, Any]  # zssr.compute.Compute.to_dict(): precision, memory format, the CPU it was chosen for
+    plan: dict[str, Any]  # zssr.method.plan.KernelPlan.to_dict(): why the run was set up as it was
+    compute: dict[str, Any]  # zssr.ops.compute.Compute.to_dict(): precision, memory format, the CPU it was chosen for
     kernel_estimation: KernelEstimation | None = None
     gt: str | None = None
     gt_cropped: bool | None = None

@@ -11,10 +11,10 @@ import numpy as np
 from omegaconf import DictConfig
 
 from zssr.estimators.base import KernelEstimator
-from zssr.imageio import LoadedImage
-from zssr.kernels import bicubic_kernel, kernel_error, save_kernel
-from zssr.plan import Mode
-from zssr.results import KernelEstimation
+from zssr.method.plan import Mode
+from zssr.ops.imageio import LoadedImage
+from zssr.ops.kernels import bicubic_kernel, kernel_error, save_kernel
+from zssr.run.results import KernelEstimation
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from itertools import islice
 import torch
 from torch import nn
 
-from zssr.data import dihedral, dihedral_indices, dihedral_inverse
-from zssr.resize import _pair, downscale, imresize, output_shape
+from zssr.method.data import dihedral, dihedral_indices, dihedral_inverse
+from zssr.ops.resize import _pair, downscale, imresize, output_shape
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ def _median(stack: torch.Tensor) -> torch.Tensor:
 
 
 def ensemble_transforms(scale: tuple[float, float], rotations: bool = True, flips: bool = True) -> list[int]:
-    """Indices of :func:`zssr.data.dihedral` in the self-ensemble (only 180-degree turns for anisotropic scales)."""
+    """Indices of :func:`zssr.method.data.dihedral` in the self-ensemble (only 180-degree turns for anisotropic
+    scales)."""
     ks = dihedral_indices(rotations, flips)
     if scale[0] != scale[1]:
         ks = [k for k in ks if k % 2 == 0]

@@ -16,22 +16,22 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
-from zssr.datasets import ImageRef, check_images, list_images
+from zssr.bench.datasets import ImageRef, check_images, list_images
+from zssr.bench.report import side_by_side, write_report
+from zssr.bench.rundir import claim
+from zssr.bench.table import MetricsFile
 from zssr.degradations import Degradation, Degraded, image_seed
 from zssr.errors import ZSSRError
-from zssr.imageio import LoadedImage, save_image
-from zssr.job import check_output
-from zssr.kernels import save_kernel
-from zssr.metrics import evaluate as image_metrics
-from zssr.pipeline import run
-from zssr.report import side_by_side, write_report
-from zssr.resize import imresize
-from zssr.results import write_json
-from zssr.rundir import claim
-from zssr.settings import check_settings, parse_scale
-from zssr.signals import deferred
-from zssr.table import MetricsFile
-from zssr.tracking import Dashboard
+from zssr.ops.imageio import LoadedImage, save_image
+from zssr.ops.kernels import save_kernel
+from zssr.ops.metrics import evaluate as image_metrics
+from zssr.ops.resize import imresize
+from zssr.run.job import check_output
+from zssr.run.pipeline import run
+from zssr.run.results import write_json
+from zssr.run.settings import check_settings, parse_scale
+from zssr.run.signals import deferred
+from zssr.run.tracking import Dashboard
 
 log = logging.getLogger(__name__)
 

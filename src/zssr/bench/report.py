@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from zssr.reference import paper_value
+from zssr.bench.reference import paper_value
 
 
 def write_report(path: Path, summary: dict[str, Any], rows: list[dict[str, str]], crops: list[Path],

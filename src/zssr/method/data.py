@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from zssr.resize import _pair, downscale, imresize
-from zssr.settings import as_list
+from zssr.ops.resize import _pair, downscale, imresize
+from zssr.run.settings import as_list
 
 
 def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -333,7 +333,7 @@ class FatherSonDataModule(pl.LightningDataModule):
     (``augment``: ``dihedral`` or ``affine``, with ``affine``'s settings) and the size cap of the reconstruction test.
     ``batch_size``: pairs per training step (1: the paper; several small crops cost the FLOPs of one large one).
     ``crop_schedule``: crop sizes by learning-rate phase (the first while the learning rate is at its start, the next
-    after its first cut, ...; the last one repeats), applied by :class:`zssr.callbacks.CropSchedule`; None keeps
+    after its first cut, ...; the last one repeats), applied by :class:`zssr.method.callbacks.CropSchedule`; None keeps
     ``crop_size`` throughout.
     """
 

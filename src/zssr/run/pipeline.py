@@ -1,7 +1,7 @@
 """One image, start to finish: inputs -> kernel plan -> (gradual) test-time training -> inference -> metrics -> files.
 
 :func:`train` is the testable core behind ``train.py``: it takes a composed Hydra config, writes ``<stem>_zssr.png``
-and ``result.json`` (:class:`zssr.results.RunResult`) to ``cfg.paths.output_dir`` and returns the result as a dict.
+and ``result.json`` (:class:`zssr.run.results.RunResult`) to ``cfg.paths.output_dir`` and returns the result as a dict.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
 
-from zssr.imageio import save_image
-from zssr.job import Job, prepare, read_inputs
-from zssr.metrics import evaluate
-from zssr.resize import imresize
-from zssr.results import RunResult, Scores
-from zssr.signals import deferred
-from zssr.tracking import log_images, run_loggers
+from zssr.ops.imageio import save_image
+from zssr.ops.metrics import evaluate
+from zssr.ops.resize import imresize
+from zssr.run.job import Job, prepare, read_inputs
+from zssr.run.results import RunResult, Scores
+from zssr.run.signals import deferred
+from zssr.run.tracking import log_images, run_loggers
 
 if TYPE_CHECKING:
-    from zssr.gradual import Outcome
+    from zssr.method.gradual import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def run(cfg: DictConfig) -> RunResult:
     inputs = read_inputs(cfg)  # bad input stops here, before Lightning is even imported
     import pytorch_lightning as pl
 
-    from zssr.gradual import fit_and_super_resolve, make_trainer
+    from zssr.method.gradual import fit_and_super_resolve, make_trainer
 
     if cfg.seed is not None:
         pl.seed_everything(int(cfg.seed), workers=True, verbose=False)

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zssr.compute import choose_compute
 from zssr.errors import Diverged
-from zssr.inference import forward_tiled
-from zssr.metrics import psnr
+from zssr.method.inference import forward_tiled
+from zssr.ops.compute import choose_compute
+from zssr.ops.metrics import psnr
 
 DEAD_CHECK_EVERY = 10  # steps between checks that the net still has a residual (each check waits for the device)
 DEAD_CHECKS = 10  # checks in a row without a residual that mean the net is dead (a live net can lack one for 2-3)
@@ -24,7 +24,7 @@ class ZSSRModule(pl.LightningModule):
 
     ``net``: the network (``(N, 3, H, W)`` in [0, 1] -> same); ``optimizer``: a partial taking the parameters
     (Adam 1e-3 by default); ``channels_last``: run convolutions in NHWC (true), NCHW (false), or ``auto``: whichever
-    :func:`zssr.compute.choose_compute` says is fast for the Trainer's precision on this machine.
+    :func:`zssr.ops.compute.choose_compute` says is fast for the Trainer's precision on this machine.
     """
 
     def __init__(self, net: nn.Module, optimizer: Callable[..., torch.optim.Optimizer],

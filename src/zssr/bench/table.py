@@ -17,7 +17,7 @@ import numpy as np
 from filelock import FileLock
 
 from zssr.errors import ZSSRError
-from zssr.results import replace_file
+from zssr.run.results import replace_file
 
 COLUMNS = ["dataset", "degradation", "kernel", "estimator", "scale", "image", "method", "psnr", "ssim", "psnr_rgb",
            "seconds", "iterations", "kernel_error", "estimation_seconds"]

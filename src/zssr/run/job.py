@@ -1,7 +1,7 @@
 """Everything one run needs, read and checked before any training (so bad input costs nothing), then frozen.
 
-:func:`read_inputs` reads the files and settings; :func:`prepare` adds the :class:`~zssr.plan.KernelPlan` (estimating
-the kernel first when ``kernel=estimated``). Nothing changes a :class:`Job` afterwards.
+:func:`read_inputs` reads the files and settings; :func:`prepare` adds the :class:`~zssr.method.plan.KernelPlan`
+(estimating the kernel first when ``kernel=estimated``). Nothing changes a :class:`Job` afterwards.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from zssr.compute import Compute, choose_compute
 from zssr.errors import ZSSRError
-from zssr.imageio import MAX_PIXELS, LoadedImage, load_image, open_input
-from zssr.kernels import as_tensor, load_kernel
-from zssr.plan import KernelPlan, kernel_plan
-from zssr.resize import output_shape
-from zssr.results import KernelEstimation
-from zssr.settings import as_list, check_settings, parse_scale, per_step
+from zssr.method.plan import KernelPlan, kernel_plan
+from zssr.ops.compute import Compute, choose_compute
+from zssr.ops.imageio import MAX_PIXELS, LoadedImage, load_image, open_input
+from zssr.ops.kernels import as_tensor, load_kernel
+from zssr.ops.resize import output_shape
+from zssr.run.results import KernelEstimation
+from zssr.run.settings import as_list, check_settings, parse_scale, per_step
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def check_size(image: LoadedImage, scale: tuple[float, float]) -> None:
 
 def check_output(size: tuple[int, int], scale: tuple[float, float], max_pixels: int | None) -> tuple[int, int]:
     """The output's ``(H, W)`` for an input of ``size`` at ``scale``; a :class:`ZSSRError` when it is over
-    ``max_pixels`` (None: the input's limit, :data:`~zssr.imageio.MAX_PIXELS`), before any training."""
+    ``max_pixels`` (None: the input's limit, :data:`~zssr.ops.imageio.MAX_PIXELS`), before any training."""
     out = output_shape(size, scale)
     limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
     if out[0] * out[1] > limit:
@@ -183,11 +183,11 @@ def read_inputs(cfg: DictConfig) -> Inputs:
 
 
 def prepare(cfg: DictConfig, inputs: Inputs, loggers: list) -> Job:
-    """Decide the kernel plan; ``kernel=estimated`` estimates the kernel here (:mod:`zssr.estimation`)."""
+    """Decide the kernel plan; ``kernel=estimated`` estimates the kernel here (:mod:`zssr.run.estimation`)."""
     if not inputs.estimate:
         mode = "bicubic" if inputs.given_kernel is None else "given"
         return Job(inputs, kernel_plan(cfg, mode, inputs.given_kernel))
-    from zssr.estimation import estimate_for_run
+    from zssr.run.estimation import estimate_for_run
 
     mode, kernel, record = estimate_for_run(cfg, inputs.estimator, inputs.image, inputs.scale, inputs.out_dir,
                                             inputs.true_kernel, loggers)

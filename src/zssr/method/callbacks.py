@@ -1,4 +1,4 @@
-"""Small Lightning callbacks used by the default config (the LR policy lives in :mod:`zssr.lr_policy`)."""
+"""Small Lightning callbacks used by the default config (the LR policy lives in :mod:`zssr.method.lr_policy`)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from zssr.download import datasets as downloadable
 from zssr.download import download as fetch
 from zssr.download import where_to_put
 from zssr.errors import ZSSRError
-from zssr.imageio import LoadedImage, open_input
+from zssr.ops.imageio import LoadedImage, open_input
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 

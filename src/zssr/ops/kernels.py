@@ -1,7 +1,8 @@
 """Downscaling kernels: loading ``.mat`` / ``.npy`` files, validating them, and the bicubic default.
 
-A kernel is a 2-D non-negative float64 array summing to 1. It is used as given (see :func:`zssr.resize.kernel_downscale`
-for the sampling geometry); its centre of mass tells the sub-pixel alignment of the LR grid.
+A kernel is a 2-D non-negative float64 array summing to 1. It is used as given (see
+:func:`zssr.ops.resize.kernel_downscale` for the sampling geometry); its centre of mass tells the sub-pixel alignment of
+the LR grid.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import scipy.ndimage
 import torch
 
 from zssr.errors import ZSSRError
-from zssr.resize import cubic
+from zssr.ops.resize import cubic
 
 MAX_KERNEL_SIZE = 65
 # Estimated kernels may ring a little (charlie_0.mat, from Michaeli & Irani's estimator, has 2% negative mass).

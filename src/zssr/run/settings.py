@@ -207,7 +207,7 @@ def check_settings(cfg: DictConfig) -> None:
             and OmegaConf.select(cfg, "callbacks.crop_schedule", default=None) is None):
         raise ZSSRError("data.crop_schedule follows the learning rate's phases, but callbacks.crop_schedule is off "
                         "(recipe=average has no phases: phases by step are "
-                        "'+callbacks.crop_schedule={_target_:zssr.callbacks.CropSchedule,steps:[300]}')")
+                        "'+callbacks.crop_schedule={_target_:zssr.method.callbacks.CropSchedule,steps:[300]}')")
 
 
 def as_list(value: Any) -> list:

@@ -15,16 +15,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 
-from zssr.data import Father
 from zssr.errors import Diverged
-from zssr.imageio import save_image
-from zssr.inference import super_resolve_regions
-from zssr.job import Job
-from zssr.lr_policy import LinearFitLRPolicy
-from zssr.metrics import psnr, shave_for
-from zssr.resize import downscale, imresize
-from zssr.results import StepResult
-from zssr.settings import for_factor
+from zssr.method.data import Father
+from zssr.method.inference import super_resolve_regions
+from zssr.method.lr_policy import LinearFitLRPolicy
+from zssr.ops.imageio import save_image
+from zssr.ops.metrics import psnr, shave_for
+from zssr.ops.resize import downscale, imresize
+from zssr.run.job import Job
+from zssr.run.results import StepResult
+from zssr.run.settings import for_factor
 
 log = logging.getLogger(__name__)
 
