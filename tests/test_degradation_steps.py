@@ -94,9 +94,9 @@ def test_kernels_from_a_folder_one_per_image(hr, tmp_path):
     (["degradation=bicubic", "~degradation.steps.downscale", "+degradation.steps.n._target_=zssr.degradations.JPEG",
       "+degradation.steps.n.quality=50"],
      "no step downscaled"),
-    (["degradation=gaussian_noise", "+degradation.steps.noise.sgma=0.1"], "degradation.steps.noise: .*sgma"),
+    (["degradation=gaussian_noise", "+degradation.steps.noise.sgma=0.1"], "degradation.steps.noise.*sgma"),
     (["degradation=bicubic", "+degradation.steps.x._target_=zssr.degradations.Nothing"],
-     "degradation.steps.x: .*Nothing"),
+     "degradation.steps.x.*Nothing"),
     (["degradation=random_kernel", "degradation.steps.downscale.method=bicubic"], r"method=bicubic\) after a blur"),
 ])
 def test_bad_settings_name_the_step(hr, overrides, message):

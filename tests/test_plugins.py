@@ -1,4 +1,4 @@
-"""A degradation step and a kernel estimator from outside the package, each one module plus one YAML
+"""A degradation step, a kernel estimator and a dataset from outside the package, each one module plus one YAML
 (``tests/examples/``), found through ``PYTHONPATH`` and a config search path, run end to end."""
 
 from __future__ import annotations
@@ -53,3 +53,24 @@ def test_a_bad_setting_of_an_outside_estimator_is_one_line(tmp_path):
                            f"hydra.run.dir={tmp_path}"], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 1 and proc.stderr.strip() == "error: estimator.sigma must be in [0.1, 5], got 9"
+
+
+def test_a_dataset_from_outside_the_package_lists_the_images(tmp_path, small_photo):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("b", "a"):
+        (photos / f"{name}.png").write_bytes(small_photo.read_bytes())
+    (tmp_path / "list.txt").write_text("# the test's images\nphotos/b.png\nphotos/a.png\n")
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(EXAMPLES)}
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), f"hydra.searchpath=[file://{EXAMPLES}/conf]",
+                           "dataset=file_list", f"dataset.path={tmp_path / 'list.txt'}", "methods=[bicubic]",
+                           f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    assert [r["image"] for r in rows] == ["b", "a"] and {r["dataset"] for r in rows} == {"file_list"}
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), f"hydra.searchpath=[file://{EXAMPLES}/conf]",
+                           "dataset=file_list", "dataset.path=nowhere.txt", "methods=[bicubic]",
+                           f"hydra.run.dir={tmp_path / 'run2'}"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 1 and proc.stderr.strip() == "error: dataset.path: no list of images at nowhere.txt"

@@ -1,23 +1,27 @@
 """Benchmark image sets: which HR (or LR-only) images an evaluation runs over, and subsets of them.
 
-A dataset config gives ``name``, a ``root`` folder (``<paths.data_dir>/<name>/HR`` for the standard sets), or
-``samples`` (scikit-image's bundled photos, the offline default), plus optional subsets: ``names``, ``count`` (a seeded
-random choice) and ``shard: [i, n]`` (the i-th of n interleaved parts, 0-based) so one set can be split over jobs.
+A dataset is a :class:`Dataset` chosen by ``conf/dataset/<name>.yaml``'s ``_target_``: :class:`ImageFolder` (a
+``root`` folder: ``<paths.data_dir>/<name>/HR`` for the standard sets, downloaded when missing) or
+:class:`SkimageSamples` (scikit-image's bundled photos, the offline default). Every dataset takes the same subsets:
+``names``, ``count`` (a seeded random choice) and ``shard: [i, n]`` (the i-th of n interleaved parts, 0-based) so one
+set can be split over jobs. A new source of images is one :class:`Dataset` subclass and one YAML.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zssr.download import datasets as downloadable
 from zssr.download import download as fetch
 from zssr.download import where_to_put
-from zssr.errors import ZSSRError
+from zssr.errors import ZSSRError, build_role
 from zssr.ops.imageio import LoadedImage, open_input
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -67,46 +71,103 @@ def check_images(refs: list[ImageRef], max_pixels: int | None, on_bad_image: str
     return [r for r in refs if r.name not in bad], bad
 
 
+class Dataset(ABC):
+    """A benchmark image set, chosen by ``conf/dataset/<name>.yaml``'s ``_target_``: a subclass says where its
+    images come from (:meth:`images`); the base class takes the subsets every set has. ``name`` labels the results;
+    ``has_gt``: the images are HR ground truth to degrade (else LR photos to upscale, with outputs only); ``names``
+    (a subset by name), ``count`` (a seeded random subset of that many), ``shard: [i, n]`` (the i-th of n interleaved
+    parts, 0-based, so one set can be split over jobs); ``on_bad_image``: ``fail`` or ``skip``."""
+
+    def __init__(self, *, name: str, has_gt: bool, names: Sequence[str] | None, count: int | None,
+                 shard: Sequence[int] | None, on_bad_image: str):
+        self.name, self.has_gt = str(name), bool(has_gt)
+        self.names = None if names is None else [str(n) for n in names]
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise ZSSRError(f"dataset.count must be a positive integer, got {count}")
+        if shard is not None:
+            index, parts = (int(v) for v in shard) if len(shard) == 2 else (-1, 0)
+            if not 0 <= index < parts:
+                raise ZSSRError(f"dataset.shard must be [i, n] with 0 <= i < n, got {list(shard)}")
+        if on_bad_image not in ("fail", "skip"):
+            raise ZSSRError(f"dataset.on_bad_image must be one of fail, skip, got {on_bad_image!r}")
+        self.count, self.shard, self.on_bad_image = count, shard, on_bad_image
+
+    @abstractmethod
+    def images(self) -> list[ImageRef]:
+        """Every image of the set, in a stable order, each with a unique name."""
+
+    def select(self, seed: int = 0) -> list[ImageRef]:
+        """The images after the subsets, in the set's order."""
+        refs = self.images()
+        if self.names is not None:
+            known = {r.name for r in refs}
+            missing = [n for n in self.names if n not in known]
+            if missing:
+                raise ZSSRError(f"dataset '{self.name}': no image named {', '.join(missing)}")
+            refs = [r for r in refs if r.name in set(self.names)]
+        if self.count:
+            pick = np.random.default_rng(seed).permutation(len(refs))[: self.count]
+            refs = [refs[i] for i in sorted(pick)]
+        if self.shard:
+            index, parts = (int(v) for v in self.shard)
+            refs = refs[index::parts]
+        return refs
+
+
+class ImageFolder(Dataset):
+    """The images in ``root`` (PNG, JPEG, BMP, TIFF, WebP), by name. With ``download``, a standard set (set5, set14,
+    bsd100) missing from ``root`` (``<data_dir>/<name>/HR``) is fetched first (:mod:`zssr.download`, checksummed);
+    offline that fails with one line saying where to put the images."""
+
+    def __init__(self, *, root: str, download: bool, **subsets: Any):
+        super().__init__(**subsets)
+        self.root, self.download = Path(str(root)).expanduser(), bool(download)
+
+    def images(self) -> list[ImageRef]:
+        standard = self.name in downloadable()
+        if self.download and standard and not self.root.is_dir():
+            fetch(self.name, self.root.parent.parent)
+        if not self.root.is_dir():
+            hint = f"; {where_to_put(self.name, self.root)}" if standard else ""
+            raise ZSSRError(f"dataset '{self.name}': folder {self.root} not found{hint}")
+        refs = unique_refs([p for p in sorted(self.root.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES])
+        if not refs:
+            raise ZSSRError(f"dataset '{self.name}': no images in {self.root}")
+        return refs
+
+
+class SkimageSamples(Dataset):
+    """Photos bundled with scikit-image (``samples``: their names, e.g. chelsea): offline, no download."""
+
+    def __init__(self, *, samples: Sequence[str], **subsets: Any):
+        super().__init__(**subsets)
+        if not samples:
+            raise ZSSRError("dataset.samples must name at least one of scikit-image's photos, e.g. [chelsea]")
+        self.samples = [str(s) for s in samples]
+
+    def images(self) -> list[ImageRef]:
+        return [ImageRef(s, f"skimage:{s}") for s in self.samples]
+
+
+def build_dataset(cfg: Mapping[str, Any]) -> Dataset:
+    """The dataset ``cfg`` (the ``dataset`` node) describes, by its ``_target_``; a bad setting is one line."""
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(cfg) and "root" in cfg.keys() and OmegaConf.is_missing(cfg, "root"):
+        raise ZSSRError(f"dataset '{cfg.get('name')}' needs dataset.root=<a folder of images>")
+    return build_role(cfg, "dataset", Dataset, _recursive_=False)
+
+
 def list_images(name: str, root: str | None = None, samples: Sequence[str] | None = None,
                 names: Sequence[str] | None = None, count: int | None = None, shard: Sequence[int] | None = None,
                 seed: int = 0, download: bool = False) -> list[ImageRef]:
-    """The images of a dataset after subsetting, in a stable (sorted) order.
-
-    With ``download``, a standard set missing from ``root`` (``<data_dir>/<name>/HR``) is fetched first
-    (:mod:`zssr.download`, checksummed); offline that fails with one line saying where to put the images.
-    """
+    """The images of a dataset after subsetting (as :meth:`Dataset.select`), for scripts without a config."""
+    subsets = {"name": name, "has_gt": True, "names": names, "count": count, "shard": shard, "on_bad_image": "fail"}
     if samples:
-        refs = [ImageRef(s, f"skimage:{s}") for s in samples]
-    else:
-        if root is None:
-            raise ZSSRError(f"dataset '{name}' needs dataset.root=<a folder of images>")
-        folder = Path(str(root))
-        standard = name in downloadable()
-        if download and standard and not folder.is_dir():
-            fetch(name, folder.parent.parent)
-        if not folder.is_dir():
-            hint = f"; {where_to_put(name, folder)}" if standard else ""
-            raise ZSSRError(f"dataset '{name}': folder {folder} not found{hint}")
-        refs = unique_refs([p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES])
-        if not refs:
-            raise ZSSRError(f"dataset '{name}': no images in {folder}")
-    if names:
-        known = {r.name for r in refs}
-        missing = [n for n in names if str(n) not in known]
-        if missing:
-            raise ZSSRError(f"dataset '{name}': no image named {', '.join(map(str, missing))}")
-        refs = [r for r in refs if r.name in {str(n) for n in names}]
-    if count:
-        if count < 0:
-            raise ZSSRError(f"dataset.count must be positive, got {count}")
-        pick = np.random.default_rng(seed).permutation(len(refs))[:count]
-        refs = [refs[i] for i in sorted(pick)]
-    if shard:
-        index, parts = (int(v) for v in shard)
-        if not 0 <= index < parts:
-            raise ZSSRError(f"dataset.shard must be [i, n] with 0 <= i < n, got {list(shard)}")
-        refs = refs[index::parts]
-    return refs
+        return SkimageSamples(samples=samples, **subsets).select(seed)
+    if root is None:
+        raise ZSSRError(f"dataset '{name}' needs dataset.root=<a folder of images>")
+    return ImageFolder(root=root, download=download, **subsets).select(seed)
 
 
 def reported_split(root: str, held_out: bool, count: int = 20, seed: int = 1234) -> list[ImageRef]:

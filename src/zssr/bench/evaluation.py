@@ -16,7 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
-from zssr.bench.datasets import ImageRef, check_images, list_images
+from zssr.bench.datasets import Dataset, ImageRef, build_dataset, check_images
 from zssr.bench.report import side_by_side, write_report
 from zssr.bench.rundir import claim
 from zssr.bench.table import MetricsFile
@@ -148,9 +148,9 @@ def _mean(rows: list[dict[str, str]], key: str) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def check(cfg: DictConfig) -> tuple[tuple[float, float], Degradation | None]:
-    """The evaluate-level settings, the degradation (run once on a small grey image), and ZSSR's settings, before any
-    image (not when the first one reaches ZSSR)."""
+def check(cfg: DictConfig) -> tuple[tuple[float, float], Dataset, Degradation | None]:
+    """The evaluate-level settings, the dataset, the degradation (run once on a small grey image), and ZSSR's
+    settings, before any image (not when the first one reaches ZSSR)."""
     scale = parse_scale(cfg.scale)
     if kernel_name(cfg.kernel) not in KERNELS:
         raise ZSSRError(f"kernel must be one of {', '.join(KERNELS)}, got {cfg.kernel}")
@@ -163,13 +163,14 @@ def check(cfg: DictConfig) -> tuple[tuple[float, float], Degradation | None]:
             from zssr.estimators import build_estimator
 
             build_estimator(cfg.estimator)
-    if not bool(cfg.dataset.get("has_gt", True)):
-        return scale, None
+    dataset = build_dataset(cfg.dataset)
+    if not dataset.has_gt:
+        return scale, dataset, None
     if scale[0] != scale[1]:
         raise ZSSRError(f"benchmark degradations need one integer scale, got {list(scale)}")
     degradation = Degradation.from_config(cfg.degradation)
     degradation.check(scale[0])
-    return scale, degradation
+    return scale, dataset, degradation
 
 
 def labels(cfg: DictConfig, scale: tuple[float, float]) -> dict[str, str]:
@@ -181,11 +182,8 @@ def labels(cfg: DictConfig, scale: tuple[float, float]) -> dict[str, str]:
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the evaluation described by ``cfg``; return the summary."""
-    scale, degradation = check(cfg)
-    ds = cfg.dataset
-    root = None if OmegaConf.is_missing(ds, "root") else ds.get("root")
-    refs = list_images(ds.name, root, ds.get("samples"), ds.get("names"), ds.get("count"),
-                       ds.get("shard"), seed=int(cfg.seed), download=bool(ds.get("download", False)))
+    scale, ds, degradation = check(cfg)
+    refs = ds.select(int(cfg.seed))
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = MetricsFile(out_dir / "metrics.csv")
@@ -195,7 +193,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         log.info("resuming: %d of %d images already done", len(refs) - len(todo), len(refs))
     max_pixels = cfg.get("max_input_pixels")
     output = None if degradation else lambda image: check_output(image.size, scale, cfg.get("max_output_pixels"))
-    todo, skipped = check_images(todo, max_pixels, str(ds.get("on_bad_image") or "fail"), output)
+    todo, skipped = check_images(todo, max_pixels, ds.on_bad_image, output)
     for name, reason in skipped.items():
         log.warning("skipping %s: %s", name, reason)
     kernel = "-".join(filter(None, (kernel_name(cfg.kernel), estimator_name(cfg))))

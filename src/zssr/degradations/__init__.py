@@ -1,10 +1,20 @@
 """How LR benchmark inputs are made from HR images (the paper's Tables 1-3): a degradation is a list of steps (blur,
-downscale, noise, compression) composed in ``conf/degradation/``, each seeded per image.
+downscale, noise, compression) composed in ``conf/degradation/``, each seeded per image. :mod:`.steps` has the step
+interface and the downscale, noise and compression steps, :mod:`.blur` the blur steps, :mod:`.blur_kernels` their
+kernels, :mod:`.chain` the degradation that runs them.
 
 Every degradation returns the LR image rounded to 8 bits (as benchmark files are) and the kernel that made it (None
 when no kernel describes it). The HR image is first cropped top-left to a multiple of the scale.
 """
 
+from zssr.degradations.blur import (
+    Blur,
+    GaussianBlur,
+    IsotropicGaussianBlur,
+    KernelFile,
+    KernelGANBlur,
+    MotionDefocusBlur,
+)
 from zssr.degradations.blur_kernels import (
     delta_kernel,
     disk_kernel,
@@ -18,14 +28,8 @@ from zssr.degradations.blur_kernels import (
 from zssr.degradations.chain import Degradation, Degraded, degrade, image_seed, modcrop, preset
 from zssr.degradations.steps import (
     JPEG,
-    Blur,
     Downscale,
-    GaussianBlur,
     GaussianNoise,
-    IsotropicGaussianBlur,
-    KernelFile,
-    KernelGANBlur,
-    MotionDefocusBlur,
     OneOf,
     PoissonNoise,
     Sample,

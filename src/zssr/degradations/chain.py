@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from zssr.degradations.steps import Sample, Step
-from zssr.errors import ZSSRError
+from zssr.errors import ZSSRError, build_role, innermost
 
 
 @dataclass
@@ -42,13 +42,6 @@ def modcrop(hr: torch.Tensor, scale: int) -> torch.Tensor:
     return hr[..., : h - h % scale, : w - w % scale]
 
 
-def one_line(exc: BaseException) -> str:
-    """The innermost message of ``exc`` (Hydra wraps a constructor's own error in its own), on one line."""
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
-
-
 class Degradation:
     """``steps`` (name, step) applied in order to each image by :meth:`__call__`."""
 
@@ -59,8 +52,6 @@ class Degradation:
     def from_config(cls, cfg: Mapping[str, Any]) -> Degradation:
         """Instantiate ``cfg.steps`` (each by its ``_target_``) in ``cfg.order`` or as listed; a setting a step
         refuses is a :class:`ZSSRError` that names it."""
-        from hydra.utils import instantiate
-
         name = cfg.get("name")
         steps = cfg.get("steps")
         if not name or not isinstance(steps, Mapping) or not steps:
@@ -76,14 +67,10 @@ class Degradation:
             if node is None:  # a step turned off (degradation.steps.<name>=null)
                 continue
             where = f"degradation.steps.{key}"
-            if not isinstance(node, Mapping) or "_target_" not in node:
-                raise ZSSRError(f"{where} needs a _target_ (the step's class), got {node}")
             try:
-                step = instantiate(node)
-            except ZSSRError as exc:
-                raise ZSSRError(f"{where}: {exc}") from None
-            except Exception as exc:  # Hydra's InstantiationException: an unknown target or setting
-                raise ZSSRError(f"{where}: {one_line(exc)}") from None
+                step = build_role(node, where)
+            except ZSSRError as exc:  # the step's own message names its setting, not where it is
+                raise ZSSRError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
             if not callable(step):
                 raise ZSSRError(f"{where}: {node['_target_']} is not a step (a callable step(sample, rng))")
             built.append((key, step))
@@ -126,7 +113,7 @@ def preset(name: str) -> DictConfig:
             with initialize_config_module("zssr.conf", version_base="1.3"):
                 cfg = compose(config_name="evaluate", overrides=[f"degradation={name}"])
     except HydraException as exc:
-        raise ZSSRError(f"unknown degradation '{name}': {one_line(exc)}") from None
+        raise ZSSRError(f"unknown degradation '{name}': {innermost(exc)}") from None
     return OmegaConf.create(OmegaConf.to_container(cfg.degradation, resolve=True))
 
 

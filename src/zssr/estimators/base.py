@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zssr.errors import ZSSRError
+from zssr.errors import build_role
 from zssr.estimators.guard import unusable
 from zssr.run.settings import Number, PerScale, for_factor, require
 
@@ -87,24 +87,7 @@ class KernelEstimator(ABC):
 def build_estimator(cfg: Mapping[str, Any]) -> KernelEstimator:
     """The estimator ``cfg`` (the ``estimator`` node) describes, by its ``_target_``; a setting it refuses is one
     :class:`ZSSRError` line."""
-    from hydra.utils import instantiate
-
-    if not isinstance(cfg, Mapping) or "_target_" not in cfg:
-        raise ZSSRError("estimator needs a _target_ (a KernelEstimator class), e.g. estimator=spectral")
-    try:
-        estimator = instantiate(cfg, _recursive_=False)
-    except ZSSRError:
-        raise
-    except Exception as exc:  # Hydra wraps the constructor's own error: report the innermost
-        while exc.__cause__ is not None:
-            exc = exc.__cause__
-        if isinstance(exc, ZSSRError):
-            raise ZSSRError(str(exc)) from None
-        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        raise ZSSRError(f"estimator ({cfg['_target_']}): {text or type(exc).__name__}") from None
-    if not isinstance(estimator, KernelEstimator):
-        raise ZSSRError(f"estimator: {cfg['_target_']} is not a KernelEstimator (zssr.estimators.KernelEstimator)")
-    return estimator
+    return build_role(cfg, "estimator", KernelEstimator, _recursive_=False)
 
 
 def estimate_kernel(image: torch.Tensor, scale: tuple[float, float], cfg: Mapping[str, Any],

@@ -17,6 +17,7 @@ from zssr.ops.kernels import bicubic_kernel, kernel_error, save_kernel
 from zssr.run.results import KernelEstimation
 
 log = logging.getLogger(__name__)
+Kernel = np.ndarray | None  # None: bicubic, or no true kernel given
 
 
 def _error(kernel: np.ndarray, truth: np.ndarray | None) -> float | None:
@@ -24,8 +25,7 @@ def _error(kernel: np.ndarray, truth: np.ndarray | None) -> float | None:
 
 
 def estimate_for_run(cfg: DictConfig, estimator: KernelEstimator, image: LoadedImage, scale: tuple[float, float],
-                     out_dir: Path, true_kernel: np.ndarray | None,
-                     loggers: list) -> tuple[Mode, np.ndarray | None, KernelEstimation]:
+                     out_dir: Path, true_kernel: Kernel, loggers: list) -> tuple[Mode, Kernel, KernelEstimation]:
     """Estimate, then save the kernel as ``<stem>_kernel_estimated`` (``.npy``, ``.mat`` and a picture beside the true
     kernel) or, when turned down as too wide, as ``<stem>_kernel_rejected``. Returns the plan's mode, the kernel ZSSR
     uses (None: bicubic) and the record for ``result.json``."""
