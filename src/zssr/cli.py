@@ -217,10 +217,10 @@ def hydra_entry(task: Any, config_name: str) -> Any:
     main = hydra.main(version_base="1.3", config_path=PACKAGED_CONF, config_name=config_name)(task)
 
     def entry() -> None:
+        sys.argv[1:] = quote_values(sys.argv[1:])
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             return main()
         os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing; we print the one line
-        sys.argv[1:] = quote_values(sys.argv[1:])
         try:
             main()
         except (HydraException, OmegaConfBaseException, OSError) as exc:
