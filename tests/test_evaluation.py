@@ -201,7 +201,7 @@ def test_outputs_over_the_limit_are_refused_before_training(tmp_path, small_phot
     assert not (tmp_path / "out" / "images" / "small").exists()
 
 
-def test_a_sweep_over_a_degradation_setting_is_plotted(tmp_path):
+def test_a_sweep_over_a_degradation_setting_is_plotted(tmp_path, monkeypatch):
     """``evaluate.py -m degradation=gaussian_noise degradation.steps.noise.sigma=...``: the aggregate has a column for
     the noise level, PSNR falls as it rises, and the plot of PSNR and SSIM against it is linked from aggregate.md."""
     import os
@@ -218,6 +218,7 @@ def test_a_sweep_over_a_degradation_setting_is_plotted(tmp_path):
                            "dataset.samples=[chelsea]", "threads=1", f"hydra.sweep.dir={sweep}"],
                           capture_output=True, text=True, timeout=600, env={**os.environ, "WANDB_MODE": "offline"})
     assert proc.returncode == 0, proc.stderr[-2000:]
+    monkeypatch.setenv("WANDB_MODE", "offline")  # the W&B run of --wandb never needs an account
     assert aggregate([str(sweep), "--per-image", "--wandb"]) == 0
     entries = json.loads((sweep / "aggregate.json").read_text())
     assert [e["degradation.steps.noise.sigma"] for e in entries] == ["0.01", "0.03", "0.05"]
@@ -229,3 +230,21 @@ def test_a_sweep_over_a_degradation_setting_is_plotted(tmp_path):
     assert plot.size == (1000, 400)
     assert "sigma=0.05" in (sweep / "per_image.md").read_text()
     assert list((sweep / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+def test_the_committed_noise_sweeps_aggregate_with_the_preset_as_a_column(tmp_path):
+    """Two sweeps of the noise level, one with experiment=real: what differs between their jobs becomes a column, so
+    their rows stay apart (the table in docs/degradations.md)."""
+    from pathlib import Path
+
+    from zssr.aggregate import main as aggregate
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "degradations"
+    assert aggregate([str(results / "set5_gaussian_noise_sigma"), str(results / "set5_gaussian_noise_sigma_real"),
+                      "--out", str(tmp_path)]) == 0
+    entries = json.loads((tmp_path / "aggregate.json").read_text())
+    zssr = {(e["degradation.steps.noise.sigma"], e["experiment"]): round(e["psnr"], 2) for e in entries
+            if e["method"] == "zssr"}
+    assert zssr == {("0.01", ""): 35.68, ("0.03", ""): 31.27, ("0.05", ""): 27.87,
+                    ("0.01", "real"): 35.94, ("0.03", "real"): 33.17, ("0.05", "real"): 30.09}
+    assert all(e["n_images"] == 5 for e in entries)

@@ -33,7 +33,7 @@ from zssr.bench.sweeps import KEY, log_to_wandb, sweep_plots
 from zssr.bench.table import OPTIONAL, with_optional
 from zssr.run.results import write_json
 
-LABELLED = ("dataset", "degradation", "kernel", "estimator", "scale", "methods", "experiment")  # overrides in KEY
+LABELLED = ("dataset", "degradation", "kernel", "estimator", "scale", "methods")  # overrides that are KEY columns
 
 
 def job_overrides(metrics: Path) -> dict[str, str]:
