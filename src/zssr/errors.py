@@ -14,11 +14,17 @@ class Diverged(ZSSRError):
     """Training went non-finite, or its output is far worse than the input it started from: nothing is written."""
 
 
-def innermost(exc: BaseException) -> str:
-    """The innermost message of ``exc`` on one line: Hydra wraps a constructor's own error in its own."""
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception at the bottom of ``exc``'s causes: Hydra wraps a constructor's own error in its own."""
     while exc.__cause__ is not None:
         exc = exc.__cause__
-    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+    return exc
+
+
+def innermost(exc: BaseException) -> str:
+    """The innermost message of ``exc`` (:func:`root_cause`) on one line."""
+    cause = root_cause(exc)
+    return " ".join(line.strip() for line in str(cause).splitlines() if line.strip()) or type(cause).__name__
 
 
 def build_role(cfg: Any, where: str, base: type | None = None, **kwargs: Any) -> Any:
@@ -32,11 +38,8 @@ def build_role(cfg: Any, where: str, base: type | None = None, **kwargs: Any) ->
     try:
         built = instantiate(cfg, **kwargs)
     except Exception as exc:
-        cause = exc
-        while cause.__cause__ is not None:
-            cause = cause.__cause__
-        if isinstance(cause, ZSSRError):  # the constructor's own message names its setting
-            raise ZSSRError(str(cause)) from None
+        if isinstance(root_cause(exc), ZSSRError):  # the constructor's own message names its setting
+            raise ZSSRError(str(root_cause(exc))) from None
         raise ZSSRError(f"{where} ({cfg['_target_']}): {innermost(exc)}") from None
     if base is not None and not isinstance(built, base):
         raise ZSSRError(f"{where}: {cfg['_target_']} is not a {base.__module__}.{base.__name__}")

@@ -51,11 +51,10 @@ def check_images(refs: list[ImageRef], max_pixels: int | None, on_bad_image: str
     """Read every image once before any training, so a bad file is found now rather than hours in; ``check`` (raising
     :class:`ZSSRError`) says what else makes one unusable.
 
-    ``on_bad_image``: ``fail`` (one error listing every unusable image) or ``skip`` (go on without them). Returns the
-    usable refs and ``{name: reason}`` for those skipped.
+    ``on_bad_image``: ``fail`` (one error listing every unusable image) or ``skip`` (go on without them; the value is
+    checked with the dataset's other settings, :class:`Dataset`). Returns the usable refs and ``{name: reason}`` for
+    those skipped.
     """
-    if on_bad_image not in ("fail", "skip"):
-        raise ZSSRError(f"dataset.on_bad_image must be one of fail, skip, got {on_bad_image!r}")
     bad = {}
     for ref in refs:
         try:
@@ -84,13 +83,12 @@ class Dataset(ABC):
         self.names = None if names is None else [str(n) for n in names]
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise ZSSRError(f"dataset.count must be a positive integer, got {count}")
-        if shard is not None:
-            index, parts = (int(v) for v in shard) if len(shard) == 2 else (-1, 0)
-            if not 0 <= index < parts:
-                raise ZSSRError(f"dataset.shard must be [i, n] with 0 <= i < n, got {list(shard)}")
+        self.shard = None if shard is None else tuple(int(v) for v in shard)  # (index, parts)
+        if self.shard is not None and not (len(self.shard) == 2 and 0 <= self.shard[0] < self.shard[1]):
+            raise ZSSRError(f"dataset.shard must be [i, n] with 0 <= i < n, got {list(shard)}")
         if on_bad_image not in ("fail", "skip"):
             raise ZSSRError(f"dataset.on_bad_image must be one of fail, skip, got {on_bad_image!r}")
-        self.count, self.shard, self.on_bad_image = count, shard, on_bad_image
+        self.count, self.on_bad_image = count, on_bad_image
 
     @abstractmethod
     def images(self) -> list[ImageRef]:
@@ -109,7 +107,7 @@ class Dataset(ABC):
             pick = np.random.default_rng(seed).permutation(len(refs))[: self.count]
             refs = [refs[i] for i in sorted(pick)]
         if self.shard:
-            index, parts = (int(v) for v in self.shard)
+            index, parts = self.shard
             refs = refs[index::parts]
         return refs
 

@@ -190,9 +190,7 @@ def check_settings(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=None)
         if value is None and OmegaConf.select(cfg, key.rsplit(".", 1)[0], default=None) is None:
             continue  # the whole node is off (callbacks.lr_policy: null under recipe=efficient)
-        problem = rule.problem(value)
-        if problem:
-            raise ZSSRError(f"{key} {problem}, got {value!r}")
+        require(key, value, rule)
     mix = OmegaConf.select(cfg, "data.affine", default=None)
     if OmegaConf.select(cfg, "data.augment", default=None) == "affine" and mix and mix.as_is + mix.no_interp > 1:
         raise ZSSRError(f"data.affine.as_is + data.affine.no_interp must be <= 1, got {mix.as_is + mix.no_interp:g}")
