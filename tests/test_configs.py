@@ -13,6 +13,7 @@ from zssr.errors import ZSSRError
 from zssr.method.lr_policy import LinearFitLRPolicy
 from zssr.method.module import ZSSRModule
 from zssr.method.net import ZSSRNet
+from zssr.run.job import auto_schedule, plan_fits
 from zssr.run.pipeline import train
 from zssr.run.settings import check_settings
 
@@ -201,6 +202,35 @@ def test_max_steps_per_sr_factor_applies_to_each_gradual_step(tmp_path, small_ph
     for bad in ("{x2:0}", "{x2:1.5}", "0"):
         with pytest.raises(ZSSRError, match="trainer.max_steps"):
             check_settings(compose_config([f"trainer.max_steps={bad}"]))
+
+
+def test_auto_gradual_steps_pick_factors_and_fit_lengths(tmp_path, small_photo):
+    """``gradual_steps=auto``: factors at most ``gradual.increment`` apart; the first intermediate fit trains
+    ``first_steps``, later ones ``next_steps``, both on ``data.crop_size`` crops (no crop schedule), and the final fit
+    is one jump's (its ``trainer.max_steps`` and its crop schedule's 20 last steps at 32 pixels)."""
+    assert auto_schedule((2.0, 2.0), 0.5) == [(1.5, 1.5), (2.0, 2.0)]
+    assert auto_schedule((3.0, 3.0), 0.5) == [(1.5, 1.5), (2.0, 2.0), (2.5, 2.5), (3.0, 3.0)]
+    assert auto_schedule((4.0, 4.0), 1.0) == [(2.0, 2.0), (3.0, 3.0), (4.0, 4.0)]
+    assert auto_schedule((1.4, 1.4), 0.5) == [(1.4, 1.4)]  # within one increment: one jump
+    assert auto_schedule((2.0, 3.0), 0.5) == [(1.25, 1.5), (1.5, 2.0), (1.75, 2.5), (2.0, 3.0)]
+    cfg = compose_config(["gradual_steps=auto", "scale=4"])
+    assert plan_fits(cfg, (4.0, 4.0))[1:] == ([400, 150, 150, 150, 150, 600], [False] * 5 + [True])
+    assert plan_fits(compose_config(["gradual_steps=[1.5]", "scale=3"]), (3.0, 3.0))[1:] == ([1650, 1650], [True] * 2)
+    overrides = [*tiny_overrides(recipe="efficient"), f"input={small_photo}", "scale=3", "gradual_steps=auto",
+                 "gradual.increment=1", "gradual.first_steps=12", "gradual.next_steps=8", "trainer.max_steps=30",
+                 "data.crop_size=16", "data.crop_schedule=[16,32]", "callbacks.crop_schedule.steps=[-20]",
+                 "inference.back_projection_iters=0"]
+    result = train(compose_config(overrides, output_dir=tmp_path))
+    assert [(s["scale"], s["iterations"]) for s in result["steps"]] == [([2, 2], 12), ([3, 3], 30)]
+    assert result["steps"][0]["train_pixels"] == 12 * 16**2
+    exact = 10 * 16**2 + 20 * 32**2
+    assert exact - 2 * (32**2 - 16**2) <= result["steps"][1]["train_pixels"] <= exact
+    for bad, key in (("gradual.increment=0", "gradual.increment"), ("gradual.next_steps=0", "gradual.next_steps"),
+                     ("gradual.first_steps=-3", "gradual.first_steps")):
+        with pytest.raises(ZSSRError, match=key):
+            check_settings(compose_config(["gradual_steps=auto", bad]))
+    with pytest.raises(ZSSRError, match="gradual_steps must be auto, or scales"):
+        plan_fits(compose_config(["gradual_steps=often"]), (2.0, 2.0))
 
 
 def test_average_recipe_stops_on_a_plateau_at_the_learning_rate_it_started_with(tmp_path, small_photo):

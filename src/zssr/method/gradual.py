@@ -24,7 +24,6 @@ from zssr.ops.metrics import psnr, shave_for
 from zssr.ops.resize import downscale, imresize
 from zssr.run.job import Job
 from zssr.run.results import StepResult
-from zssr.run.settings import for_factor
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +38,6 @@ class Outcome:
     train_flops: float = 0.0
 
 
-def fit_steps(cfg: DictConfig, scale: tuple[float, float]) -> int:
-    """The steps of one fit at SR factor ``scale``: ``trainer.max_steps``, a number or a mapping like
-    ``{x2: 1650, x4: 600}`` (the entry of the largest factor at or below ``scale``; a gradual step below every
-    listed factor takes the smallest's)."""
-    return int(for_factor(cfg.trainer.max_steps, scale))
-
-
 def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     if not cfg.trainer.enable_progress_bar:
@@ -53,7 +45,7 @@ def make_trainer(cfg: DictConfig, job: Job, loggers: list) -> pl.Trainer:
     if not loggers:  # Lightning refuses an LR monitor without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                       max_steps=fit_steps(cfg, job.inputs.scale),  # each fit sets its own (_fit)
+                       max_steps=job.inputs.fit_steps[-1],  # each fit sets its own (_fit)
                        precision=job.inputs.compute.precision, default_root_dir=str(job.inputs.out_dir))
 
 
@@ -73,7 +65,8 @@ def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningMod
     attempts counted, and how many times it began again from fresh weights because the net had died."""
     inputs, plan = job.inputs, job.plan
     final = step == len(inputs.schedule) - 1
-    data = instantiate(cfg.data, image=inputs.image.rgb, scale=inputs.schedule[step],
+    crops = {} if inputs.crop_phases[step] else {"crop_schedule": None}
+    data = instantiate(cfg.data, **crops, image=inputs.image.rgb, scale=inputs.schedule[step],
                        kernel=job.kernel if final else None, extra_fathers=extra, seed=int(cfg.seed or 0) + step,
                        rotations=plan.train_rotations, flips=plan.train_flips, noise_std=plan.son_noise_std)
     if final and inputs.gt is not None:
@@ -82,7 +75,7 @@ def _fit(cfg: DictConfig, job: Job, trainer: pl.Trainer, module: pl.LightningMod
     done = trainer.global_step
     for restarts in range(MAX_RESTARTS + 1):
         # the fit's own count (per SR factor where trainer.max_steps maps factors to counts); curves continue
-        trainer.fit_loop.epoch_loop.max_steps = trainer.global_step + fit_steps(cfg, inputs.schedule[step])
+        trainer.fit_loop.epoch_loop.max_steps = trainer.global_step + inputs.fit_steps[step]
         trainer.should_stop = False
         trainer.fit(module, datamodule=data)  # a fresh optimizer and weight average each time
         if module.dead_at is None:

@@ -23,7 +23,7 @@ from zssr.ops.imageio import MAX_PIXELS, LoadedImage, load_image, open_input
 from zssr.ops.kernels import as_tensor, load_kernel
 from zssr.ops.resize import output_shape
 from zssr.run.results import KernelEstimation
-from zssr.run.settings import as_list, check_settings, parse_scale, per_step
+from zssr.run.settings import as_list, check_settings, for_factor, parse_scale, per_step
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ class Inputs:
     out_shape: tuple[int, int]
     compute: Compute  # precision and memory format on this machine
     schedule: list[tuple[float, float]]  # the scale of each gradual step
+    fit_steps: list[int]  # the training steps of each gradual step's fit
+    crop_phases: list[bool]  # per fit: whether it follows data.crop_schedule (else data.crop_size throughout)
     back_projection_iters: list[int]  # per step, as configured
     estimator: Any = None  # kernel=estimated: the KernelEstimator (zssr.estimators), built and checked up front
 
@@ -81,6 +83,36 @@ def gradual_schedule(scale: tuple[float, float], levels: int) -> list[tuple[floa
     return steps
 
 
+def auto_schedule(scale: tuple[float, float], increment: float) -> list[tuple[float, float]]:
+    """``gradual_steps=auto``'s factors: evenly spaced from 1 to ``scale``, at most ``increment`` apart (x2 with 0.5:
+    1.5, 2; x4: 1.5, 2, 2.5, 3, 3.5, 4). An anisotropic scale grows both axes in proportion."""
+    n = max(1, math.ceil((max(scale) - 1) / increment - 1e-9))
+    return [tuple(1 + (s - 1) * k / n for s in scale) for k in range(1, n + 1)]
+
+
+def plan_fits(cfg: DictConfig, scale: tuple[float, float]) -> tuple[list[tuple[float, float]], list[int], list[bool]]:
+    """The gradual steps' factors, each fit's training steps and whether it follows ``data.crop_schedule``.
+
+    ``gradual_steps=auto`` (:func:`auto_schedule`): the first intermediate fit trains ``gradual.first_steps``, each
+    later one ``gradual.next_steps`` from the weights before it, both on ``data.crop_size`` crops; the final fit is
+    one jump's (``trainer.max_steps`` for the factor, the crop schedule). Otherwise every fit takes
+    ``trainer.max_steps`` for its own factor."""
+    steps = cfg.get("gradual_steps")
+    if steps == "auto":
+        schedule = auto_schedule(scale, float(cfg.gradual.increment))
+        middle = [int(cfg.gradual.first_steps)] + [int(cfg.gradual.next_steps)] * (len(schedule) - 2)
+        return schedule, [*middle[: len(schedule) - 1], steps_for(cfg, scale)], [False] * (len(schedule) - 1) + [True]
+    schedule = explicit_schedule(steps, scale) if steps else gradual_schedule(scale, int(cfg.gradual_levels or 0))
+    return schedule, [steps_for(cfg, s) for s in schedule], [True] * len(schedule)
+
+
+def steps_for(cfg: DictConfig, scale: tuple[float, float]) -> int:
+    """The steps of one fit at SR factor ``scale``: ``trainer.max_steps``, a number or a mapping like
+    ``{x2: 1650, x4: 600}`` (the entry of the largest factor at or below ``scale``; a gradual step below every
+    listed factor takes the smallest's)."""
+    return int(for_factor(cfg.trainer.max_steps, scale))
+
+
 def explicit_schedule(steps: Any, scale: tuple[float, float]) -> list[tuple[float, float]]:
     """``gradual_steps``: the intermediate scales given (each a factor or ``[sh, sw]``), then ``scale``. Each must grow
     on the one before it, without passing ``scale``."""
@@ -93,8 +125,8 @@ def explicit_schedule(steps: Any, scale: tuple[float, float]) -> list[tuple[floa
         previous = schedule[-1] if schedule else (1.0, 1.0)
         if (step is None or step == previous or any(s < p for s, p in zip(step, previous, strict=True))
                 or any(s > f + 1e-9 for s, f in zip(step, scale, strict=True)) or step == scale):
-            raise ZSSRError(f"gradual_steps must be scales (a number or [sh, sw]) that grow from 1 towards scale "
-                            f"{list(scale)} without reaching it, got {list(as_list(steps))!r}")
+            raise ZSSRError(f"gradual_steps must be auto, or scales (a number or [sh, sw]) that grow from 1 towards "
+                            f"scale {list(scale)} without reaching it, got {list(as_list(steps))!r}")
         schedule.append(step)
     return [*schedule, scale]
 
@@ -171,15 +203,14 @@ def read_inputs(cfg: DictConfig) -> Inputs:
     true_kernel = load_kernel(cfg.true_kernel) if cfg.get("true_kernel") else None
     out_shape = check_output(image.size, scale, cfg.get("max_output_pixels"))
     gt, gt_cropped = match_gt(load_image(cfg.gt, max_pixels), out_shape, scale) if cfg.get("gt") else (None, False)
-    steps = cfg.get("gradual_steps")
-    schedule = explicit_schedule(steps, scale) if steps else gradual_schedule(scale, int(cfg.gradual_levels or 0))
+    schedule, fit_steps, crop_phases = plan_fits(cfg, scale)
     if (given is not None or estimate) and len(schedule) > 1:
         log.warning("gradual SR with a given kernel: the kernel is used for the final step, bicubic before it")
     back_projection = per_step(cfg.inference.back_projection_iters, len(schedule))
     compute = choose_compute(str(cfg.precision), cfg.model.channels_last, cfg.trainer.get("accelerator", "auto"),
                              cfg.inference.channels_last)
     return Inputs(image, scale, given, estimate, true_kernel, gt, gt_cropped, out_dir, out_shape, compute,
-                  schedule, back_projection, estimator)
+                  schedule, fit_steps, crop_phases, back_projection, estimator)
 
 
 def prepare(cfg: DictConfig, inputs: Inputs, loggers: list) -> Job:

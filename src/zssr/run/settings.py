@@ -139,6 +139,9 @@ AUTO_OR_BOOL = OneOf(("auto", True, False))
 RULES: dict[str, Any] = {
     "precision": OneOf(PRECISIONS),
     "gradual_levels": Number(0),
+    "gradual.increment": Number(0.1, integer=False),
+    "gradual.first_steps": Number(1),
+    "gradual.next_steps": Number(1),
     "trainer.max_steps": PerScale(Number(1)),
     "callbacks.lr_policy.tail_steps": Number(1, optional=True),
     "callbacks.lr_policy.tail_min_steps": Number(0),
