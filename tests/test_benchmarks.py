@@ -1,6 +1,6 @@
 """Every benchmark script (``benchmarks/speed/``: speed and memory; ``benchmarks/calibration/``: how settings were
-chosen) answers ``--help``: it imports with today's code and its options parse. Run in-process, so it costs the
-scripts' own imports only."""
+chosen; ``benchmarks/reproduce/``: the paper's tables) answers ``--help``: it imports with today's code and its
+options parse. Run in-process, so it costs the scripts' own imports only."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = sorted(p for folder in ("speed", "calibration") for p in (BENCHMARKS / folder).glob("*.py")
+SCRIPTS = sorted(p for folder in ("speed", "calibration", "reproduce") for p in (BENCHMARKS / folder).glob("*.py")
                  if p.name != "bsd100_kernels.py")  # bsd100_kernels: what the calibration scripts share
 
 
