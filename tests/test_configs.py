@@ -115,14 +115,16 @@ def test_crop_schedule_follows_the_learning_rate_phases(tmp_path, small_photo):
             check_settings(compose_config(["recipe=average", f"callbacks.{key}={value}"]))
 
 
-def test_the_default_recipe_is_efficient_and_the_paper_presets_keep_the_2018_schedule():
+def test_the_default_recipe_is_efficient_and_tables_2_3_keep_the_2018_schedule():
     default = compose_config([], config_name="evaluate")
     assert (default.data.crop_size, default.model.net.init_gain) == (64, 0.5)
     assert dict(default.trainer.max_steps) == {"x2": 1650, "x4": 600}
     assert default.callbacks.lr_policy is None and default.callbacks.weight_averaging.decay == 0.99
     assert list(default.data.crop_schedule) == [64, 128] and list(default.callbacks.crop_schedule.steps) == [-150]
     assert list(compose_config(["data.crop_size=96"], config_name="evaluate").data.crop_schedule) == [96, 128]
-    for experiment in ("paper_table1", "paper_table2", "paper_table3", "gradual", "demo"):
+    table1 = compose_config(["experiment=paper_table1"], config_name="evaluate")  # the default recipe, gradual SR
+    assert table1.gradual_steps == "auto" and table1.callbacks.lr_policy is None and table1.data.crop_size == 64
+    for experiment in ("paper_table2", "paper_table3", "gradual", "demo"):
         cfg = compose_config([f"experiment={experiment}"], config_name="evaluate")
         assert cfg.callbacks.lr_policy is not None and cfg.callbacks.weight_averaging is None, experiment
         assert cfg.data.crop_schedule is None, experiment
@@ -214,7 +216,7 @@ def test_auto_gradual_steps_pick_factors_and_fit_lengths(tmp_path, small_photo):
     assert auto_schedule((1.4, 1.4), 0.5) == [(1.4, 1.4)]  # within one increment: one jump
     assert auto_schedule((2.0, 3.0), 0.5) == [(1.25, 1.5), (1.5, 2.0), (1.75, 2.5), (2.0, 3.0)]
     cfg = compose_config(["gradual_steps=auto", "scale=4"])
-    assert plan_fits(cfg, (4.0, 4.0))[1:] == ([400, 150, 150, 150, 150, 600], [False] * 5 + [True])
+    assert plan_fits(cfg, (4.0, 4.0))[1:] == ([400, 600, 600, 600, 600, 600], [False] * 5 + [True])
     assert plan_fits(compose_config(["gradual_steps=[1.5]", "scale=3"]), (3.0, 3.0))[1:] == ([1650, 1650], [True] * 2)
     overrides = [*tiny_overrides(recipe="efficient"), f"input={small_photo}", "scale=3", "gradual_steps=auto",
                  "gradual.increment=1", "gradual.first_steps=12", "gradual.next_steps=8", "trainer.max_steps=30",

@@ -144,7 +144,7 @@ def write(page: Path) -> int:
     for title, degradation in TABLES:
         out += ["", f"## {title}", "", *table(rows, degradation)]
     page.write_text("\n".join(out) + "\n")
-    print(f"wrote {page.relative_to(ROOT)} from {len(rows)} rows")
+    print(f"wrote {page} from {len(rows)} rows")
     return 0
 
 
