@@ -40,3 +40,23 @@ def test_paper_tables_page_is_generated_from_the_committed_rows(tmp_path):
     script = ROOT / "benchmarks" / "reproduce" / "paper_tables.py"
     subprocess.run([sys.executable, str(script), "write", "--page", str(page)], check=True, capture_output=True)
     assert page.read_text() == (ROOT / "docs" / "paper_tables.md").read_text()
+
+
+def test_paper_tables_put_the_papers_numbers_beside_whole_sets_only(tmp_path):
+    """A cell with 1 of Set14's 14 images shows its gain over bicubic but no paper number (the paper's mean is over
+    all 14); a whole Set5 cell shows the paper's 33.42 and the difference to it."""
+    rows = {"set14": [("comic", 22.0, 22.5)], "set5": [(n, 30.0, 33.0 + i * 0.1) for i, n in
+                                                      enumerate(["baby", "bird", "butterfly", "head", "woman"])]}
+    header = "dataset,degradation,kernel,scale,image,method,psnr,ssim,seconds,iterations,subset,cpu,commit\n"
+    for dataset, images in rows.items():
+        lines = [f"{dataset},bicubic,bicubic,3,{n},{m},{p},0.9,10,0,0,avx2,abc\n" for n, b, z in images
+                 for m, p in (("bicubic", b), ("zssr", z))]
+        (tmp_path / f"{dataset}-bicubic-bicubic-x3.csv").write_text(header + "".join(lines))
+    script = ROOT / "benchmarks" / "reproduce" / "paper_tables.py"
+    subprocess.run([sys.executable, str(script), "write", "--page", str(tmp_path / "p.md"), "--results", str(tmp_path)],
+                   check=True, capture_output=True)
+    lines = (tmp_path / "p.md").read_text().splitlines()
+    table = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in lines if line.startswith("| set")}
+    assert table["set5"][3:10] == ["5 / 5", "30.00 / 0.9000", "30.39 / 0.8682", "33.20 / 0.9000", "+3.20",
+                                   "33.42 / 0.9188", "-0.22"]
+    assert table["set14"][3:10] == ["1 / 14", "22.00 / 0.9000", "", "22.50 / 0.9000", "+0.50", "", ""]
