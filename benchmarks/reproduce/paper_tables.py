@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -27,7 +26,10 @@ from statistics import mean
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
+from zssr.api import data_dir  # noqa: E402
 from zssr.bench.reference import paper_value  # noqa: E402
+from zssr.bench.table import MetricsFile  # noqa: E402
+from zssr.errors import ZSSRError  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "paper_tables"
 PAGE = ROOT / "docs" / "paper_tables.md"
@@ -50,8 +52,7 @@ def cpu_class() -> str:
 def bsd100_subset() -> set[str]:
     from zssr.bench.datasets import reported_split
 
-    root = Path(os.environ.get("ZSSR_DATA_DIR", "data")) / "bsd100" / "HR"
-    return {r.name for r in reported_split(str(root), held_out=False)}
+    return {r.name for r in reported_split(str(data_dir() / "bsd100" / "HR"), held_out=False)}
 
 
 def cell_name(row: dict[str, str]) -> str:
@@ -73,7 +74,7 @@ def collect(run_dirs: list[Path]) -> int:
         if not metrics.is_file():
             print(f"skipping {run_dir}: no metrics.csv yet", file=sys.stderr)
             continue
-        for row in read_cell(metrics):
+        for row in MetricsFile(metrics).rows:  # checked: a damaged file is one error line
             if row["dataset"] == "bsd100" and subset is None:
                 subset = bsd100_subset()
             row = {**row, "subset": int(row["dataset"] == "bsd100" and row["image"] in (subset or ())),
@@ -159,7 +160,7 @@ def todo(dataset: str, degradation: str, kernel: str, scale: str) -> int:
     run on another machine (or in a later session) does only what is missing."""
     from zssr.bench.datasets import list_images
 
-    root = Path(os.environ.get("ZSSR_DATA_DIR", "data")) / dataset / "HR"
+    root = data_dir() / dataset / "HR"
     path = RESULTS / f"{dataset}-{degradation}-{kernel}-x{scale}.csv"
     done = {r["image"] for r in read_cell(path) if r["method"] == "zssr"} if path.is_file() else set()
     missing = [r.name for r in list_images(dataset, root=str(root)) if r.name not in done]
@@ -180,9 +181,13 @@ def main() -> int:
     for name in ("dataset", "degradation", "kernel", "scale"):
         cell.add_argument(name)
     args = parser.parse_args()
-    if args.command == "todo":
-        return todo(args.dataset, args.degradation, args.kernel, args.scale)
-    return collect(args.run_dirs) if args.command == "collect" else write(args.page, args.results)
+    try:
+        if args.command == "todo":
+            return todo(args.dataset, args.degradation, args.kernel, args.scale)
+        return collect(args.run_dirs) if args.command == "collect" else write(args.page, args.results)
+    except ZSSRError as exc:  # a damaged metrics.csv, a missing dataset folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -100,8 +100,8 @@ def plan_fits(cfg: DictConfig, scale: tuple[float, float]) -> tuple[list[tuple[f
     steps = cfg.get("gradual_steps")
     if steps == "auto":
         schedule = auto_schedule(scale, float(cfg.gradual.increment))
-        middle = [int(cfg.gradual.first_steps)] + [int(cfg.gradual.next_steps)] * (len(schedule) - 2)
-        return schedule, [*middle[: len(schedule) - 1], steps_for(cfg, scale)], [False] * (len(schedule) - 1) + [True]
+        middle = [int(cfg.gradual.next_steps if i else cfg.gradual.first_steps) for i in range(len(schedule) - 1)]
+        return schedule, [*middle, steps_for(cfg, scale)], [False] * len(middle) + [True]
     schedule = explicit_schedule(steps, scale) if steps else gradual_schedule(scale, int(cfg.gradual_levels or 0))
     return schedule, [steps_for(cfg, s) for s in schedule], [True] * len(schedule)
 
